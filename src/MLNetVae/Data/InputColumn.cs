@@ -1,0 +1,43 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace MLNetVae.Data;
+
+/// <summary>Checks shared by training and scoring: the input column exists, has the right type and holds finite values.</summary>
+internal static class InputColumn
+{
+    /// <summary>Finds a visible column of known-size <c>Vector&lt;Single&gt;</c> type or throws an error that names what was found instead.</summary>
+    public static DataViewSchema.Column Require(DataViewSchema schema, string name, int? expectedSize = null)
+    {
+        var column = schema.GetColumnOrNull(name);
+        if (column is null || column.Value.IsHidden)
+        {
+            var available = string.Join(", ", schema.Where(c => !c.IsHidden).Select(c => $"'{c.Name}' ({c.Type})"));
+            throw new ArgumentOutOfRangeException(nameof(name), name,
+                $"Input column '{name}' was not found. Available columns: {available}. " +
+                "Set VaeOptions.InputColumnName, or build the column with ml.Transforms.Concatenate(\"" + name + "\", ...).");
+        }
+
+        var type = column.Value.Type;
+        if (type is not VectorDataViewType vector || vector.ItemType != NumberDataViewType.Single || !vector.IsKnownSize)
+            throw new ArgumentOutOfRangeException(nameof(name), name,
+                $"Input column '{name}' has type {type}; the VAE needs a known-size vector of Single (e.g. Vector<Single, 768>). " +
+                "Convert it with ml.Transforms.Conversion.ConvertType and/or ml.Transforms.Concatenate.");
+        if (expectedSize is { } size && vector.Size != size)
+            throw new ArgumentOutOfRangeException(nameof(name), name,
+                $"Input column '{name}' has {vector.Size} features; this model was trained on {size}. " +
+                "Score data prepared the same way as the training data.");
+        return column.Value;
+    }
+
+    public static void RequireFinite(ReadOnlySpan<float> row, string columnName, long rowIndex)
+    {
+        for (int j = 0; j < row.Length; j++)
+        {
+            if (!float.IsFinite(row[j]))
+                throw new ArgumentException(
+                    $"Column '{columnName}' row {rowIndex} feature {j} is {row[j]}; training needs finite values. " +
+                    "Remove such rows (ml.Data.FilterRowsByMissingValues) or replace them (ml.Transforms.ReplaceMissingValues).");
+        }
+    }
+}

@@ -1,0 +1,115 @@
+using Microsoft.ML.OnnxRuntime;
+
+namespace MLNetVae.Scoring;
+
+/// <summary>
+/// Creates ONNX Runtime sessions that share ONE process-wide thread pool. Two sessions (encoder and decoder) with
+/// their own spinning pools fight for the same cores and halve throughput, so the library creates the
+/// <see cref="OrtEnv"/> with global pools the first time it scores — unless the application created it already,
+/// in which case sessions fall back to small per-session pools.
+/// </summary>
+internal static class OnnxRuntimeSessions
+{
+    private static readonly object Gate = new();
+    private static bool? globalPools;
+
+    /// <summary>
+    /// Threads of the global intra-op pool. Read once, when the first VAE scores; set the environment variable
+    /// <c>MLNETVAE_ORT_THREADS</c> to override (default: all logical processors).
+    /// </summary>
+    public static int Threads { get; } = ReadThreads();
+
+    /// <summary>Whether this process's OrtEnv has the global thread pools (false when the app created OrtEnv first).</summary>
+    public static bool UsesGlobalThreadPool
+    {
+        get
+        {
+            EnsureEnvironment();
+            return globalPools!.Value;
+        }
+    }
+
+    private static int ReadThreads() =>
+        int.TryParse(Environment.GetEnvironmentVariable("MLNETVAE_ORT_THREADS"), out int n) && n > 0 ? n : Environment.ProcessorCount;
+
+    private static void EnsureEnvironment()
+    {
+        if (globalPools is not null)
+            return;
+        lock (Gate)
+        {
+            if (globalPools is not null)
+                return;
+            bool created = false;
+            if (!OrtEnv.IsCreated)
+            {
+                try
+                {
+                    using var threading = new OrtThreadingOptions
+                    {
+                        GlobalIntraOpNumThreads = Threads,
+                        GlobalInterOpNumThreads = 1,
+                    };
+                    var options = new EnvironmentCreationOptions
+                    {
+                        threadOptions = threading,
+                        logLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_WARNING,
+                        logId = "MLNetVae",
+                    };
+                    OrtEnv.CreateInstanceWithOptions(ref options);
+                    created = true;
+                }
+                catch (OnnxRuntimeException)
+                {
+                    created = false; // another component won the race; use per-session pools
+                }
+            }
+            OrtEnv.Instance().DisableTelemetryEvents();
+            globalPools = created;
+        }
+    }
+
+    /// <summary>
+    /// A session for <paramref name="model"/> on the CPU, or on CUDA device <paramref name="gpuDeviceId"/> the way
+    /// ML.NET's ONNX transformer does it: CUDA when asked for; if the CUDA provider cannot be created, the CPU when
+    /// <paramref name="fallbackToCpu"/>, otherwise an <see cref="InvalidOperationException"/> that says what to do.
+    /// </summary>
+    public static InferenceSession Create(byte[] model, int? gpuDeviceId, bool fallbackToCpu, string what)
+    {
+        EnsureEnvironment();
+        if (gpuDeviceId is { } id)
+        {
+            try
+            {
+                using var cudaOptions = SessionOptions.MakeSessionOptionWithCudaProvider(id);
+                Configure(cudaOptions);
+                return new InferenceSession(model, cudaOptions);
+            }
+            catch (Exception e) when (e is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException)
+            {
+                if (!fallbackToCpu)
+                    throw new InvalidOperationException(
+                        $"MLContext.GpuDeviceId is {id}, but ONNX Runtime could not use CUDA for the {what}: {e.Message} " +
+                        "Set MLContext.FallbackToCpu = true to score on the CPU, set GpuDeviceId = null, or install the CUDA " +
+                        "libraries that Microsoft.ML.OnnxRuntime.Gpu needs.", e);
+            }
+        }
+        using var cpuOptions = new SessionOptions();
+        Configure(cpuOptions);
+        return new InferenceSession(model, cpuOptions);
+    }
+
+    private static void Configure(SessionOptions options)
+    {
+        options.GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL;
+        if (globalPools == true)
+        {
+            options.DisablePerSessionThreads();
+        }
+        else
+        {
+            options.IntraOpNumThreads = Threads;
+            options.InterOpNumThreads = 1;
+        }
+    }
+}

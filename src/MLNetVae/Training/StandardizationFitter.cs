@@ -1,0 +1,59 @@
+using MLNetVae.Data;
+using MLNetVae.Model;
+
+namespace MLNetVae.Training;
+
+/// <summary>Fits <see cref="FeatureStandardization"/> on chosen rows and applies it in place.</summary>
+internal static class StandardizationFitter
+{
+    /// <summary>Smallest scale ever used, whatever the data: keeps (x − mean) / scale finite.</summary>
+    public const float AbsoluteScaleFloor = 1e-6f;
+
+    /// <summary>
+    /// Mean and population standard deviation per feature over <paramref name="rows"/>, each scale raised to
+    /// <c>max(1e-6, floorFraction · mean standard deviation)</c>. Accumulates in double (Welford-free two-pass
+    /// is fine: the data is in memory).
+    /// </summary>
+    public static FeatureStandardization Fit(FeatureMatrix data, ReadOnlySpan<int> rows, double floorFraction)
+    {
+        int d = data.Columns;
+        var sum = new double[d];
+        foreach (int r in rows)
+        {
+            var row = data.Row(r);
+            for (int j = 0; j < d; j++) sum[j] += row[j];
+        }
+        var mean = new double[d];
+        for (int j = 0; j < d; j++) mean[j] = sum[j] / rows.Length;
+
+        var squares = new double[d];
+        foreach (int r in rows)
+        {
+            var row = data.Row(r);
+            for (int j = 0; j < d; j++)
+            {
+                double delta = row[j] - mean[j];
+                squares[j] += delta * delta;
+            }
+        }
+        int count = rows.Length;
+        var std = squares.Select(s => Math.Sqrt(s / count)).ToArray();
+        double floor = Math.Max(AbsoluteScaleFloor, floorFraction * std.Average());
+        return new FeatureStandardization(
+            mean.Select(m => (float)m).ToArray(),
+            std.Select(s => (float)Math.Max(s, floor)).ToArray());
+    }
+
+    /// <summary>x ← (x − mean) / scale for every row, in float32 exactly as the exported ONNX encoder computes it.</summary>
+    public static void ApplyInPlace(FeatureMatrix data, FeatureStandardization standardization)
+    {
+        var mean = standardization.Mean;
+        var scale = standardization.Scale;
+        for (int r = 0; r < data.Rows; r++)
+        {
+            var row = data.Row(r);
+            for (int j = 0; j < row.Length; j++)
+                row[j] = (row[j] - mean[j]) / scale[j];
+        }
+    }
+}

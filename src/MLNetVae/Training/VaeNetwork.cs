@@ -1,0 +1,93 @@
+using MLNetVae.Model;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace MLNetVae.Training;
+
+/// <summary>
+/// The design's VAE as a TorchSharp module. Parameter names follow the PyTorch reference
+/// (<c>encoder.0.weight</c> … <c>decoder.4.bias</c>), so state dicts line up with <c>vae_ref.py</c>.
+/// </summary>
+internal sealed class VaeNetwork : nn.Module<Tensor, Tensor, (Tensor Reconstruction, Tensor Mu, Tensor LogVar)>
+{
+    private readonly Sequential encoder;
+    private readonly Sequential decoder;
+
+    public VaeNetwork(int inputDim, int hiddenDim, int latentDim) : base(nameof(VaeNetwork))
+    {
+        InputDim = inputDim;
+        HiddenDim = hiddenDim;
+        LatentDim = latentDim;
+        encoder = nn.Sequential(
+            ("0", nn.Linear(inputDim, hiddenDim)), ("1", nn.ReLU()),
+            ("2", nn.Linear(hiddenDim, hiddenDim)), ("3", nn.ReLU()),
+            ("4", nn.Linear(hiddenDim, 2 * latentDim)));
+        decoder = nn.Sequential(
+            ("0", nn.Linear(latentDim, hiddenDim)), ("1", nn.ReLU()),
+            ("2", nn.Linear(hiddenDim, hiddenDim)), ("3", nn.ReLU()),
+            ("4", nn.Linear(hiddenDim, inputDim)));
+        RegisterComponents();
+    }
+
+    public int InputDim { get; }
+    public int HiddenDim { get; }
+    public int LatentDim { get; }
+
+    /// <summary>Encoder output split into the latent mean and log-variance, each <c>[N, latent]</c>.</summary>
+    public (Tensor Mu, Tensor LogVar) Encode(Tensor x)
+    {
+        var h = encoder.forward(x);
+        var parts = h.chunk(2, dim: 1);
+        return (parts[0], parts[1]);
+    }
+
+    public Tensor Decode(Tensor z) => decoder.forward(z);
+
+    /// <summary>
+    /// Training forward pass with caller-supplied noise: <c>z = mu + σ · eps</c>, σ = exp(logvar/2)
+    /// (through <see cref="VaeLoss.SafeExp"/>, identical below the limit).
+    /// </summary>
+    public override (Tensor Reconstruction, Tensor Mu, Tensor LogVar) forward(Tensor x, Tensor eps) =>
+        Forward(x, eps, double.PositiveInfinity);
+
+    public (Tensor Reconstruction, Tensor Mu, Tensor LogVar) Forward(Tensor x, Tensor eps, double logVarLimit)
+    {
+        var (mu, logVar) = Encode(x);
+        var sigma = VaeLoss.SafeExp(logVar * 0.5, 0.5 * logVarLimit);
+        var z = mu + sigma * eps;
+        return (Decode(z), mu, logVar);
+    }
+
+    private IEnumerable<Linear> Layers(Sequential network) => network.children().OfType<Linear>();
+
+    /// <summary>Copies the weights into this network (on whatever device it lives).</summary>
+    public void Load(VaeWeights weights)
+    {
+        if (weights.InputDim != InputDim || weights.HiddenDim != HiddenDim || weights.LatentDim != LatentDim)
+            throw new ArgumentException(
+                $"Weights are {weights.InputDim}/{weights.HiddenDim}/{weights.LatentDim}; the network is {InputDim}/{HiddenDim}/{LatentDim}.");
+        using var _ = no_grad();
+        foreach (var (layer, values) in Layers(encoder).Zip(weights.Encoder).Concat(Layers(decoder).Zip(weights.Decoder)))
+        {
+            var device = layer.weight!.device;
+            using var w = tensor(values.Weight, new long[] { values.OutputSize, values.InputSize }).to(device);
+            using var b = tensor(values.Bias, new long[] { values.OutputSize }).to(device);
+            layer.weight!.copy_(w);
+            layer.bias!.copy_(b);
+        }
+    }
+
+    /// <summary>A copy of the current weights as plain arrays (moved to the CPU when needed).</summary>
+    public VaeWeights Snapshot(FeatureStandardization? standardization)
+    {
+        static LinearLayerWeights Copy(Linear layer)
+        {
+            using var w = layer.weight!.detach().cpu();
+            using var b = layer.bias!.detach().cpu();
+            return new LinearLayerWeights((int)w.shape[1], (int)w.shape[0], w.data<float>().ToArray(), b.data<float>().ToArray());
+        }
+
+        return new VaeWeights(Layers(encoder).Select(Copy).ToArray(), Layers(decoder).Select(Copy).ToArray(), standardization);
+    }
+}

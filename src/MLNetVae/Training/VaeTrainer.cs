@@ -1,0 +1,233 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using MLNetVae.Data;
+using MLNetVae.Model;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MLNetVae.Training;
+
+/// <summary>The training loop: mini-batch Adam on the design's loss, validation, early stopping, safeguards.</summary>
+internal sealed class VaeTrainer
+{
+    private readonly VaeOptions options;
+    private readonly int seed;
+    private readonly Device device;
+    private readonly Action<string> log;
+
+    public VaeTrainer(VaeOptions options, int seed, Device device, Action<string> log)
+    {
+        this.options = options;
+        this.seed = seed;
+        this.device = device;
+        this.log = log;
+    }
+
+    public sealed record Result(VaeWeights Weights, VaeTrainingReport Report);
+
+    /// <summary>Trains on <paramref name="data"/>, which it standardizes in place when the options say so.</summary>
+    public Result Train(FeatureMatrix data)
+    {
+        var cancellation = options.CancellationToken;
+        var random = new Random(seed);
+        var (trainRows, validationRows) = Split(data.Rows, options.ValidationFraction, random);
+
+        FeatureStandardization? standardization = null;
+        if (options.Standardize)
+        {
+            standardization = StandardizationFitter.Fit(data, trainRows, options.StandardizeScaleFloor);
+            StandardizationFitter.ApplyInPlace(data, standardization);
+        }
+
+        int previousThreads = get_num_threads();
+        if (options.NumberOfThreads is { } threads)
+            set_num_threads(threads);
+        try
+        {
+            return Run(data, trainRows, validationRows, standardization, random, cancellation);
+        }
+        finally
+        {
+            if (options.NumberOfThreads is not null)
+                set_num_threads(previousThreads);
+            NativeMemory.ReturnFreedMemoryToSystem();
+        }
+    }
+
+    private Result Run(FeatureMatrix data, int[] trainRows, int[] validationRows, FeatureStandardization? standardization,
+        Random random, CancellationToken cancellation)
+    {
+        int d = data.Columns;
+        using var network = new VaeNetwork(d, options.HiddenDim, options.LatentDim);
+        network.to(device);
+        network.Load(WeightInitializer.Create(d, options.HiddenDim, options.LatentDim, random));
+        network.train();
+
+        using var trainX = Gather(data, trainRows);
+        using var validationX = validationRows.Length > 0 ? Gather(data, validationRows) : null;
+        using var optimizer = optim.Adam(network.parameters(), lr: options.LearningRate);
+        using var noise = new Generator((ulong)seed, device);
+        var parameters = network.parameters().ToArray();
+
+        var reports = new List<VaeEpochReport>();
+        VaeWeights? best = null;
+        int bestEpoch = 0;
+        double bestValidation = double.PositiveInfinity;
+        int epochsWithoutImprovement = 0;
+        string stopReason = $"completed all {options.Epochs} epochs";
+        var clock = Stopwatch.StartNew();
+        int n = trainRows.Length;
+        var order = Enumerable.Range(0, n).ToArray();
+
+        for (int epoch = 1; epoch <= options.Epochs; epoch++)
+        {
+            var epochClock = Stopwatch.StartNew();
+            random.Shuffle(order);
+            double lossSum = 0, recSum = 0, klSum = 0;
+            int batchIndex = 0;
+            for (int start = 0; start < n; start += options.BatchSize, batchIndex++)
+            {
+                cancellation.ThrowIfCancellationRequested();
+                int count = Math.Min(options.BatchSize, n - start);
+                using var scope = NewDisposeScope();
+                using var index = tensor(order.AsSpan(start, count).ToArray().Select(i => (long)i).ToArray(), device: device);
+                var x = trainX.index_select(0, index);
+                var eps = randn(new long[] { count, options.LatentDim }, device: device, generator: noise);
+                var (reconstruction, mu, logVar) = network.Forward(x, eps, options.LogVarianceLimit);
+                var (loss, rec, kl) = VaeLoss.Compute(reconstruction, x, mu, logVar, options.Beta, options.LogVarianceLimit);
+
+                optimizer.zero_grad();
+                loss.backward();
+                if (options.GradientClipNormPerRow is > 0 and { } clip)
+                    nn.utils.clip_grad_norm_(parameters, clip * count);
+                optimizer.step();
+
+                double lossValue = loss.item<float>();
+                if (!double.IsFinite(lossValue))
+                    throw Diverged(epoch, batchIndex + 1, lossValue);
+                lossSum += lossValue;
+                recSum += rec.item<float>();
+                klSum += kl.item<float>();
+            }
+
+            double? validationLoss = validationX is null ? null : ValidationLoss(network, validationX);
+            if (validationLoss is { } v && !double.IsFinite(v))
+                throw Diverged(epoch, batchIndex, v);
+
+            bool isBest = validationLoss is { } value ? value < bestValidation : true;
+            if (isBest)
+            {
+                bestValidation = validationLoss ?? bestValidation;
+                bestEpoch = epoch;
+                epochsWithoutImprovement = 0;
+                // Without validation data the last epoch wins; only snapshot when it can matter.
+                if (validationX is not null)
+                    best = network.Snapshot(standardization);
+            }
+            else
+            {
+                epochsWithoutImprovement++;
+            }
+
+            var report = new VaeEpochReport(epoch, options.Epochs, lossSum / n, recSum / n, klSum / n, validationLoss,
+                n / Math.Max(epochClock.Elapsed.TotalSeconds, 1e-9), clock.Elapsed, isBest);
+            reports.Add(report);
+            log(report.ToString());
+            options.Progress?.Report(report);
+
+            // glibc keeps freed batch tensors in its arenas; hand them back so RSS stays flat across epochs.
+            NativeMemory.ReturnFreedMemoryToSystem();
+
+            if (options.EarlyStoppingPatience > 0 && validationX is not null && epochsWithoutImprovement >= options.EarlyStoppingPatience)
+            {
+                stopReason = $"early stopping: no validation improvement for {options.EarlyStoppingPatience} epochs";
+                break;
+            }
+        }
+
+        var weights = best ?? network.Snapshot(standardization);
+        if (!weights.AllFinite())
+            throw Diverged(bestEpoch, 0, double.NaN);
+        var reportAll = new VaeTrainingReport(reports, bestEpoch, n, validationRows.Length, stopReason,
+            device.ToString(), get_num_threads(), seed);
+        return new Result(weights, reportAll);
+    }
+
+    private double ValidationLoss(VaeNetwork network, Tensor validationX)
+    {
+        using var _ = no_grad();
+        network.eval();
+        double total = 0;
+        long rows = validationX.shape[0];
+        const int block = 4096;
+        for (long start = 0; start < rows; start += block)
+        {
+            using var scope = NewDisposeScope();
+            var x = validationX.narrow(0, start, Math.Min(block, rows - start));
+            var (mu, logVar) = network.Encode(x);
+            var (loss, _, _) = VaeLoss.Compute(network.Decode(mu), x, mu, logVar, options.Beta, options.LogVarianceLimit);
+            total += loss.item<float>();
+        }
+        network.train();
+        return total / rows;
+    }
+
+    private Tensor Gather(FeatureMatrix data, int[] rows)
+    {
+        var values = new float[(long)rows.Length * data.Columns];
+        for (int i = 0; i < rows.Length; i++)
+            data.Row(rows[i]).CopyTo(values.AsSpan(i * data.Columns, data.Columns));
+        var host = tensor(values, new long[] { rows.Length, data.Columns });
+        if (device.type == DeviceType.CPU)
+            return host;
+        using (host)
+            return host.to(device);
+    }
+
+    /// <summary>Random train/validation split; no validation when it would leave either side empty.</summary>
+    internal static (int[] Train, int[] Validation) Split(int rows, double validationFraction, Random random)
+    {
+        int validation = (int)Math.Floor(rows * validationFraction);
+        if (validation == 0 || validation >= rows)
+            return (Enumerable.Range(0, rows).ToArray(), Array.Empty<int>());
+        var all = Enumerable.Range(0, rows).ToArray();
+        random.Shuffle(all);
+        var train = all[validation..];
+        var held = all[..validation];
+        Array.Sort(train);
+        Array.Sort(held);
+        return (train, held);
+    }
+
+    private VaeTrainingDivergedException Diverged(int epoch, int batch, double loss)
+    {
+        string where = batch > 0 ? $"epoch {epoch}, batch {batch}" : $"epoch {epoch}";
+        return new VaeTrainingDivergedException(epoch, batch, loss,
+            $"VAE training diverged: the loss became {loss} at {where}. No model was returned. " +
+            $"Try a lower LearningRate (now {options.LearningRate}), Standardize = true (now {options.Standardize}), " +
+            "a smaller GradientClipNormPerRow, or look for extreme values in the input column.");
+    }
+}
+
+/// <summary>Returns memory freed by native code (libtorch tensors) to the operating system.</summary>
+internal static class NativeMemory
+{
+    [DllImport("libc", EntryPoint = "malloc_trim")]
+    private static extern int MallocTrim(UIntPtr pad);
+
+    private static bool unavailable;
+
+    public static void ReturnFreedMemoryToSystem()
+    {
+        if (unavailable || !OperatingSystem.IsLinux())
+            return;
+        try
+        {
+            MallocTrim(UIntPtr.Zero);
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            unavailable = true; // not glibc (e.g. musl): nothing to trim
+        }
+    }
+}

@@ -1,0 +1,71 @@
+namespace MLNetVae;
+
+/// <summary>Progress of <see cref="VaeEstimator.Fit"/> after one epoch. Losses are per row (the summed loss divided by the row count).</summary>
+/// <param name="Epoch">1-based epoch number.</param>
+/// <param name="TotalEpochs">The configured maximum number of epochs.</param>
+/// <param name="TrainLoss">Training loss per row: <see cref="TrainReconstructionLoss"/> + β · <see cref="TrainKlDivergence"/>.</param>
+/// <param name="TrainReconstructionLoss">Summed squared reconstruction error per row (in the standardized scale when standardization is on).</param>
+/// <param name="TrainKlDivergence">KL(q(z|x) ‖ N(0, I)) per row.</param>
+/// <param name="ValidationLoss">Validation loss per row with z = mu (deterministic), or <see langword="null"/> without validation rows.</param>
+/// <param name="SamplesPerSecond">Training rows processed per second in this epoch.</param>
+/// <param name="Elapsed">Time since training started.</param>
+/// <param name="IsBest">Whether this epoch's weights are the best so far (the ones <c>Fit</c> keeps).</param>
+public sealed record VaeEpochReport(
+    int Epoch,
+    int TotalEpochs,
+    double TrainLoss,
+    double TrainReconstructionLoss,
+    double TrainKlDivergence,
+    double? ValidationLoss,
+    double SamplesPerSecond,
+    TimeSpan Elapsed,
+    bool IsBest)
+{
+    /// <summary>One line for logs: epoch, losses, validation loss and speed.</summary>
+    public override string ToString() =>
+        FormattableString.Invariant(
+            $"epoch {Epoch}/{TotalEpochs}: loss {TrainLoss:G6} (reconstruction {TrainReconstructionLoss:G6}, KL {TrainKlDivergence:G6})") +
+        (ValidationLoss is { } v ? FormattableString.Invariant($", validation {v:G6}{(IsBest ? " *" : "")}") : "") +
+        FormattableString.Invariant($", {SamplesPerSecond:F0} rows/s");
+}
+
+/// <summary>What happened during training: every epoch's report and why training stopped.</summary>
+public sealed class VaeTrainingReport
+{
+    internal VaeTrainingReport(IReadOnlyList<VaeEpochReport> epochs, int bestEpoch, int trainingRows, int validationRows,
+        string stopReason, string device, int threads, int seed)
+    {
+        Epochs = epochs;
+        BestEpoch = bestEpoch;
+        TrainingRows = trainingRows;
+        ValidationRows = validationRows;
+        StopReason = stopReason;
+        Device = device;
+        Threads = threads;
+        Seed = seed;
+    }
+
+    /// <summary>One report per completed epoch.</summary>
+    public IReadOnlyList<VaeEpochReport> Epochs { get; }
+
+    /// <summary>The epoch whose weights the model holds (the best validation loss, or the last epoch without validation).</summary>
+    public int BestEpoch { get; }
+
+    /// <summary>Rows used for the optimizer steps.</summary>
+    public int TrainingRows { get; }
+
+    /// <summary>Rows held out for validation (0 when <see cref="VaeOptions.ValidationFraction"/> is 0 or there were too few rows).</summary>
+    public int ValidationRows { get; }
+
+    /// <summary>Why training ended: all epochs done, or early stopping.</summary>
+    public string StopReason { get; }
+
+    /// <summary>The TorchSharp device used, e.g. <c>cpu</c> or <c>cuda:0</c>.</summary>
+    public string Device { get; }
+
+    /// <summary>TorchSharp threads used.</summary>
+    public int Threads { get; }
+
+    /// <summary>The seed that was used (drawn from the MLContext when <see cref="VaeOptions.Seed"/> was null).</summary>
+    public int Seed { get; }
+}

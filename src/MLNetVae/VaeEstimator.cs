@@ -1,0 +1,69 @@
+using Microsoft.ML;
+using Microsoft.ML.Runtime;
+using MLNetVae.Data;
+using MLNetVae.MLNet;
+using MLNetVae.Training;
+
+namespace MLNetVae;
+
+/// <summary>
+/// Trains a variational autoencoder on a vector column with TorchSharp and returns a <see cref="VaeTransformer"/>
+/// that adds the latent mean, log-variance, reconstruction and reconstruction error to every row.
+/// Create it with <c>mlContext.Transforms.VariationalAutoencoder(...)</c>.
+/// </summary>
+public sealed class VaeEstimator : IEstimator<VaeTransformer>
+{
+    private readonly IHostEnvironment environment;
+    private readonly VaeOptions options;
+
+    /// <summary>Creates the estimator for <paramref name="mlContext"/> (seed, log and GPU settings come from it).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range (the message names it).</exception>
+    public VaeEstimator(MLContext mlContext, VaeOptions options)
+        : this((IHostEnvironment)(mlContext ?? throw new ArgumentNullException(nameof(mlContext))), options)
+    {
+    }
+
+    internal VaeEstimator(IHostEnvironment environment, VaeOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        this.environment = environment;
+        this.options = options.Clone();
+        this.options.Validate();
+    }
+
+    /// <summary>A copy of the options this estimator trains with.</summary>
+    public VaeOptions Options => options.Clone();
+
+    /// <summary>
+    /// Trains the VAE on every row of <paramref name="input"/>.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The input column is missing or is not a known-size vector of Single.</exception>
+    /// <exception cref="ArgumentException">The data has no rows or holds NaN/∞ (the message names the row).</exception>
+    /// <exception cref="VaeTrainingDivergedException">The loss became non-finite.</exception>
+    /// <exception cref="OperationCanceledException"><see cref="VaeOptions.CancellationToken"/> was cancelled.</exception>
+    /// <exception cref="InvalidOperationException">A GPU was requested, none is usable and <c>MLContext.FallbackToCpu</c> is false.</exception>
+    public VaeTransformer Fit(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var host = environment.Register(nameof(VaeEstimator));
+        using var channel = host.Start("Training");
+        void Log(string message) => channel.Info(MessageSensitivity.None, message);
+
+        var (gpuDeviceId, fallbackToCpu) = HostEnvironmentAccess.DeviceSettings(environment);
+        var device = TorchDevices.Select(gpuDeviceId, fallbackToCpu, m => channel.Warning(MessageSensitivity.None, m));
+        int seed = options.Seed ?? host.Rand.Next();
+
+        var data = FeatureMatrix.Read(input, options.InputColumnName, options.CancellationToken);
+        Log($"Training a VAE {data.Columns}/{options.HiddenDim}/{options.LatentDim} on {data.Rows} rows ({device}, seed {seed}).");
+        var result = new VaeTrainer(options, seed, device, Log).Train(data);
+        Log($"Training finished: {result.Report.StopReason}; keeping epoch {result.Report.BestEpoch}.");
+        return new VaeTransformer(environment, options, result.Weights, result.Report);
+    }
+
+    /// <summary>The input schema plus the four output columns; throws if the input column is missing or of the wrong type.</summary>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        return SchemaShapes.VaeOutput(inputSchema, options);
+    }
+}

@@ -1,0 +1,202 @@
+namespace MLNetVae;
+
+/// <summary>
+/// Options of <see cref="VaeEstimator"/>: the size of the network, the training schedule and the
+/// names of the columns it reads and writes.
+/// </summary>
+/// <remarks>
+/// The network is fixed by design: encoder <c>Linear(in,hidden)-ReLU-Linear(hidden,hidden)-ReLU-Linear(hidden,2·latent)</c>
+/// split into the latent mean and log-variance, decoder <c>Linear(latent,hidden)-ReLU-Linear(hidden,hidden)-ReLU-Linear(hidden,in)</c>,
+/// loss = summed squared reconstruction error + <see cref="Beta"/> · KL(q(z|x) ‖ N(0, I)). The input size comes
+/// from the input column. Call <see cref="Validate"/> to check a set of options without training.
+/// </remarks>
+public sealed class VaeOptions
+{
+    /// <summary>Default values of <see cref="VaeOptions"/>, in the style of ML.NET's own <c>Options.Defaults</c>.</summary>
+    public static class Defaults
+    {
+        /// <summary>Name of the input column: a known-size vector of <see cref="float"/>.</summary>
+        public const string InputColumnName = "Features";
+        /// <summary>Width of the two hidden layers of encoder and decoder.</summary>
+        public const int HiddenDim = 512;
+        /// <summary>Size of the latent space.</summary>
+        public const int LatentDim = 256;
+        /// <summary>Weight of the KL term. Small values make the model close to a plain autoencoder.</summary>
+        public const double Beta = 0.01;
+        /// <summary>Maximum number of passes over the training rows.</summary>
+        public const int Epochs = 50;
+        /// <summary>Rows per optimizer step.</summary>
+        public const int BatchSize = 256;
+        /// <summary>Adam learning rate.</summary>
+        public const double LearningRate = 1e-3;
+        /// <summary>Fraction of the rows held out to measure validation loss (early stopping and best-weight selection).</summary>
+        public const double ValidationFraction = 0.1;
+        /// <summary>Epochs without validation improvement before training stops; 0 disables early stopping.</summary>
+        public const int EarlyStoppingPatience = 10;
+        /// <summary>Whether features are standardized with a per-feature mean and standard deviation fitted on the training rows.</summary>
+        public const bool Standardize = true;
+        /// <summary>Smallest per-feature scale, as a fraction of the mean standard deviation of all features (see <see cref="VaeOptions.StandardizeScaleFloor"/>).</summary>
+        public const double StandardizeScaleFloor = 0.01;
+        /// <summary>Largest absolute log-variance the training loss evaluates (see <see cref="VaeOptions.LogVarianceLimit"/>).</summary>
+        public const double LogVarianceLimit = 20;
+        /// <summary>Largest L2 norm of the gradient per training row (see <see cref="VaeOptions.GradientClipNormPerRow"/>).</summary>
+        public const double GradientClipNormPerRow = 10;
+        /// <summary>Name of the output column holding the latent mean.</summary>
+        public const string MuColumnName = "Mu";
+        /// <summary>Name of the output column holding the latent log-variance.</summary>
+        public const string LogVarColumnName = "LogVar";
+        /// <summary>Name of the output column holding the reconstruction decoded from the latent mean.</summary>
+        public const string ReconstructionColumnName = "Reconstruction";
+        /// <summary>Name of the output column holding the per-row mean squared reconstruction error.</summary>
+        public const string ReconstructionErrorColumnName = "ReconstructionError";
+    }
+
+    /// <summary>Input column: a known-size vector of <see cref="float"/> (dense or sparse).</summary>
+    public string InputColumnName { get; set; } = Defaults.InputColumnName;
+
+    /// <summary>Width of the hidden layers. Must be positive.</summary>
+    public int HiddenDim { get; set; } = Defaults.HiddenDim;
+
+    /// <summary>Size of the latent space (the length of the <see cref="MuColumnName"/> column). Must be positive.</summary>
+    public int LatentDim { get; set; } = Defaults.LatentDim;
+
+    /// <summary>Weight of the KL divergence in the loss. Must be finite and non-negative.</summary>
+    public double Beta { get; set; } = Defaults.Beta;
+
+    /// <summary>Maximum number of epochs. Must be positive.</summary>
+    public int Epochs { get; set; } = Defaults.Epochs;
+
+    /// <summary>Rows per optimizer step. Must be positive; the loss is summed over the rows of a batch.</summary>
+    public int BatchSize { get; set; } = Defaults.BatchSize;
+
+    /// <summary>Adam learning rate. Must be finite and positive.</summary>
+    public double LearningRate { get; set; } = Defaults.LearningRate;
+
+    /// <summary>
+    /// Seed of weight initialisation, shuffling, the validation split and the reparameterization noise.
+    /// <see langword="null"/> draws it from the <c>MLContext</c>'s random source, so <c>new MLContext(seed: 1)</c> is reproducible too.
+    /// </summary>
+    public int? Seed { get; set; }
+
+    /// <summary>
+    /// Fraction of the rows held out as validation data, in [0, 1). With 0, no validation loss is computed,
+    /// early stopping is off and the weights of the last epoch are kept.
+    /// </summary>
+    public double ValidationFraction { get; set; } = Defaults.ValidationFraction;
+
+    /// <summary>
+    /// Stop after this many epochs without a lower validation loss and keep the best weights seen; 0 trains all
+    /// <see cref="Epochs"/> (the best validation weights are still kept when there is validation data).
+    /// </summary>
+    public int EarlyStoppingPatience { get; set; } = Defaults.EarlyStoppingPatience;
+
+    /// <summary>
+    /// Standardize every feature with the mean and standard deviation of the training rows. The statistics are
+    /// part of the model: the transformer and the exported ONNX graphs take and return data in the original scale.
+    /// </summary>
+    public bool Standardize { get; set; } = Defaults.Standardize;
+
+    /// <summary>
+    /// Variance floor for <see cref="Standardize"/>: a feature's scale is at least this fraction of the mean
+    /// standard deviation of all features (and never below 1e-6), so near-constant features such as image borders
+    /// do not blow up. In [0, 1].
+    /// </summary>
+    public double StandardizeScaleFloor { get; set; } = Defaults.StandardizeScaleFloor;
+
+    /// <summary>
+    /// Training safeguard: the loss evaluates <c>exp(logvar)</c> with logvar clamped to ±this value, so one extreme
+    /// input cannot overflow the KL term and turn every weight into NaN. It changes nothing while |logvar| stays
+    /// below the limit (σ² ≈ 4.9e8 at 20); the model and its outputs are not clamped. Must be positive.
+    /// </summary>
+    public double LogVarianceLimit { get; set; } = Defaults.LogVarianceLimit;
+
+    /// <summary>
+    /// Training safeguard: the gradient's global L2 norm is clipped to this value times the batch's row count
+    /// (the loss is a sum over rows). <see langword="null"/> or 0 turns clipping off.
+    /// </summary>
+    public double? GradientClipNormPerRow { get; set; } = Defaults.GradientClipNormPerRow;
+
+    /// <summary>
+    /// Threads used by TorchSharp while training; <see langword="null"/> keeps TorchSharp's default. The same seed and
+    /// the same thread count give bit-identical weights on the CPU.
+    /// </summary>
+    public int? NumberOfThreads { get; set; }
+
+    /// <summary>Output column of the latent mean (vector of <see cref="LatentDim"/> floats).</summary>
+    public string MuColumnName { get; set; } = Defaults.MuColumnName;
+
+    /// <summary>Output column of the latent log-variance, log σ² (vector of <see cref="LatentDim"/> floats).</summary>
+    public string LogVarColumnName { get; set; } = Defaults.LogVarColumnName;
+
+    /// <summary>Output column of the reconstruction decoded from the latent mean, in the input's original scale.</summary>
+    public string ReconstructionColumnName { get; set; } = Defaults.ReconstructionColumnName;
+
+    /// <summary>Output column of the mean squared error between input and reconstruction, in the input's original scale.</summary>
+    public string ReconstructionErrorColumnName { get; set; } = Defaults.ReconstructionErrorColumnName;
+
+    /// <summary>Receives a report after every epoch. Reports are also written to <c>MLContext.Log</c>.</summary>
+    public IProgress<VaeEpochReport>? Progress { get; set; }
+
+    /// <summary>Cancels training between batches; <c>Fit</c> then throws <see cref="OperationCanceledException"/>.</summary>
+    public CancellationToken CancellationToken { get; set; }
+
+    /// <summary>A shallow copy, so an estimator is not affected by later changes to the caller's instance.</summary>
+    internal VaeOptions Clone() => (VaeOptions)MemberwiseClone();
+
+    /// <summary>
+    /// Checks every option and throws <see cref="ArgumentOutOfRangeException"/> or <see cref="ArgumentException"/>
+    /// naming the first invalid one, its value and the allowed range. Called by the estimator before any work starts.
+    /// </summary>
+    public void Validate()
+    {
+        RequireName(InputColumnName, nameof(InputColumnName));
+        RequirePositive(HiddenDim, nameof(HiddenDim));
+        RequirePositive(LatentDim, nameof(LatentDim));
+        RequirePositive(Epochs, nameof(Epochs));
+        RequirePositive(BatchSize, nameof(BatchSize));
+        if (!double.IsFinite(Beta) || Beta < 0)
+            throw OutOfRange(nameof(Beta), Beta, "a finite value >= 0");
+        if (!double.IsFinite(LearningRate) || LearningRate <= 0)
+            throw OutOfRange(nameof(LearningRate), LearningRate, "a finite value > 0");
+        if (!(ValidationFraction >= 0 && ValidationFraction < 1))
+            throw OutOfRange(nameof(ValidationFraction), ValidationFraction, "a value in [0, 1)");
+        if (EarlyStoppingPatience < 0)
+            throw OutOfRange(nameof(EarlyStoppingPatience), EarlyStoppingPatience, "a value >= 0 (0 disables early stopping)");
+        if (!(StandardizeScaleFloor >= 0 && StandardizeScaleFloor <= 1))
+            throw OutOfRange(nameof(StandardizeScaleFloor), StandardizeScaleFloor, "a value in [0, 1]");
+        if (!double.IsFinite(LogVarianceLimit) || LogVarianceLimit <= 0)
+            throw OutOfRange(nameof(LogVarianceLimit), LogVarianceLimit, "a finite value > 0");
+        if (GradientClipNormPerRow is { } clip && (!double.IsFinite(clip) || clip < 0))
+            throw OutOfRange(nameof(GradientClipNormPerRow), clip, "null, 0 (off) or a finite value > 0");
+        if (NumberOfThreads is { } threads && threads <= 0)
+            throw OutOfRange(nameof(NumberOfThreads), threads, "null (TorchSharp's default) or a value > 0");
+
+        var outputs = new[]
+        {
+            (MuColumnName, nameof(MuColumnName)), (LogVarColumnName, nameof(LogVarColumnName)),
+            (ReconstructionColumnName, nameof(ReconstructionColumnName)),
+            (ReconstructionErrorColumnName, nameof(ReconstructionErrorColumnName)),
+        };
+        foreach (var (name, option) in outputs)
+            RequireName(name, option);
+        var duplicate = outputs.GroupBy(o => o.Item1, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null)
+            throw new ArgumentException(
+                $"The output columns {string.Join(" and ", duplicate.Select(d => d.Item2))} are both named '{duplicate.Key}'. Give each output column its own name.");
+    }
+
+    private static void RequirePositive(int value, string option)
+    {
+        if (value <= 0)
+            throw OutOfRange(option, value, "a value > 0");
+    }
+
+    private static void RequireName(string? name, string option)
+    {
+        if (string.IsNullOrWhiteSpace(name))
+            throw new ArgumentException($"VaeOptions.{option} must name a column; it is empty.", option);
+    }
+
+    private static ArgumentOutOfRangeException OutOfRange(string option, object value, string allowed) =>
+        new(option, value, $"VaeOptions.{option} is {value}; it must be {allowed}.");
+}

@@ -1,0 +1,122 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNetVae.MLNet;
+using MLNetVae.Onnx;
+using MLNetVae.Scoring;
+
+namespace MLNetVae;
+
+public sealed partial class VaeTransformer : ITransformer, IDisposable
+{
+    private readonly object scorerGate = new();
+    private VaeOnnxScorer? scorer;
+    private byte[]? encoderModel;
+    private byte[]? decoderModel;
+    private bool disposed;
+
+    /// <summary>The encoder as ONNX bytes (input <c>features</c> [N, in]; outputs <c>mu</c>, <c>logvar</c> [N, latent]).</summary>
+    internal byte[] EncoderModel => encoderModel ??= VaeOnnxExporter.ExportEncoder(Weights, OnnxMetadata());
+
+    /// <summary>The decoder as ONNX bytes (input <c>z</c> [N, latent]; output <c>reconstruction</c> [N, in]).</summary>
+    internal byte[] DecoderModel => decoderModel ??= VaeOnnxExporter.ExportDecoder(Weights, OnnxMetadata());
+
+    /// <summary>Always <see langword="true"/>: every output row depends only on the same input row.</summary>
+    public bool IsRowToRowMapper => true;
+
+    /// <summary>
+    /// The schema <see cref="Transform"/> produces: the input's columns, unchanged, followed by the latent mean and
+    /// log-variance (vectors of <see cref="LatentDim"/>), the reconstruction (vector of <see cref="InputDim"/>) and the
+    /// reconstruction error (Single). An input column with the same name as an output is hidden, as in ML.NET.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The input column is missing, not a vector of Single, or not of the trained size.</exception>
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => Plan(inputSchema).OutputSchema;
+
+    /// <summary>
+    /// Adds the VAE's output columns to <paramref name="input"/>, lazily: rows are scored when a cursor reads them,
+    /// a block of rows per ONNX Runtime call, and only the outputs a consumer asks for are computed (the decoder
+    /// runs only for the reconstruction and its error). A row with NaN or ∞ in the input column gets NaN outputs.
+    /// </summary>
+    public IDataView Transform(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        return new VaeScoredDataView(input, Plan(input.Schema), Scorer());
+    }
+
+    /// <summary>A row-at-a-time mapper, used by <c>PredictionEngine</c>.</summary>
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => new VaeRowMapper(Plan(inputSchema), Scorer());
+
+    /// <summary>
+    /// Writes the encoder and decoder as two standalone ONNX files (opset 17, dynamic batch dimension, standardization
+    /// folded in). An existing file is replaced only when <paramref name="overwrite"/> is true; each file is written to
+    /// a temporary file first and moved into place, so a failure never leaves a half-written model behind.
+    /// </summary>
+    /// <exception cref="IOException">A target exists and <paramref name="overwrite"/> is false.</exception>
+    public void ExportOnnx(string encoderPath, string decoderPath, bool overwrite = false)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(encoderPath);
+        ArgumentException.ThrowIfNullOrWhiteSpace(decoderPath);
+        if (Path.GetFullPath(encoderPath) == Path.GetFullPath(decoderPath))
+            throw new ArgumentException($"The encoder and decoder paths are the same file ('{encoderPath}'); give each its own path.");
+        if (!overwrite)
+        {
+            foreach (var path in new[] { encoderPath, decoderPath })
+                if (File.Exists(path))
+                    throw new IOException($"'{path}' already exists. Pass overwrite: true to replace it, or choose another path.");
+        }
+        SafeFile.WriteAllBytes(encoderPath, EncoderModel, overwrite);
+        SafeFile.WriteAllBytes(decoderPath, DecoderModel, overwrite);
+    }
+
+    /// <summary>Writes the encoder ONNX model to <paramref name="encoder"/> and the decoder to <paramref name="decoder"/> (the streams stay open).</summary>
+    public void ExportOnnx(Stream encoder, Stream decoder)
+    {
+        ArgumentNullException.ThrowIfNull(encoder);
+        ArgumentNullException.ThrowIfNull(decoder);
+        encoder.Write(EncoderModel);
+        decoder.Write(DecoderModel);
+    }
+
+    void ICanSaveModel.Save(ModelSaveContext ctx) =>
+        throw new NotSupportedException(
+            "Saving a VaeTransformer inside an ML.NET model file is not supported yet. Use ExportOnnx to keep the trained networks.");
+
+    /// <summary>Releases the ONNX Runtime sessions. Data views returned by <see cref="Transform"/> stop working.</summary>
+    public void Dispose()
+    {
+        lock (scorerGate)
+        {
+            disposed = true;
+            scorer?.Dispose();
+            scorer = null;
+        }
+    }
+
+    private VaeScoringPlan Plan(DataViewSchema inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        return new VaeScoringPlan(inputSchema, VaeOutputColumnNames.From(options), InputDim, LatentDim);
+    }
+
+    private VaeOnnxScorer Scorer()
+    {
+        lock (scorerGate)
+        {
+            ObjectDisposedException.ThrowIf(disposed, this);
+            if (scorer is null)
+            {
+                var (gpuDeviceId, fallbackToCpu) = HostEnvironmentAccess.DeviceSettings(environment);
+                scorer = new VaeOnnxScorer(EncoderModel, DecoderModel, InputDim, LatentDim, gpuDeviceId, fallbackToCpu);
+            }
+            return scorer;
+        }
+    }
+
+    private OnnxModelMetadata OnnxMetadata() => new(options.Beta, new Dictionary<string, string>
+    {
+        ["mlnetvae.input_column"] = options.InputColumnName,
+        ["mlnetvae.epochs_trained"] = (TrainingReport?.Epochs.Count ?? 0).ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["mlnetvae.best_epoch"] = (TrainingReport?.BestEpoch ?? 0).ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["mlnetvae.learning_rate"] = options.LearningRate.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
+        ["mlnetvae.batch_size"] = options.BatchSize.ToString(System.Globalization.CultureInfo.InvariantCulture),
+    });
+}
