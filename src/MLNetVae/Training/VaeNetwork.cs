@@ -79,15 +79,23 @@ internal sealed class VaeNetwork : nn.Module<Tensor, Tensor, (Tensor Reconstruct
     }
 
     /// <summary>A copy of the current weights as plain arrays (moved to the CPU when needed).</summary>
-    public VaeWeights Snapshot(FeatureStandardization? standardization)
+    public VaeWeights Snapshot(FeatureStandardization? standardization) =>
+        Copy(layer => (layer.weight!, layer.bias!), standardization);
+
+    /// <summary>The gradients of the last backward pass, in the same layout as the weights (for parity checks).</summary>
+    public VaeWeights SnapshotGradients() =>
+        Copy(layer => (layer.weight!.grad ?? throw new InvalidOperationException("No gradient: run backward() first."), layer.bias!.grad!), null);
+
+    private VaeWeights Copy(Func<Linear, (Tensor Weight, Tensor Bias)> select, FeatureStandardization? standardization)
     {
-        static LinearLayerWeights Copy(Linear layer)
+        LinearLayerWeights CopyLayer(Linear layer)
         {
-            using var w = layer.weight!.detach().cpu();
-            using var b = layer.bias!.detach().cpu();
+            var (weight, bias) = select(layer);
+            using var w = weight.detach().cpu();
+            using var b = bias.detach().cpu();
             return new LinearLayerWeights((int)w.shape[1], (int)w.shape[0], w.data<float>().ToArray(), b.data<float>().ToArray());
         }
 
-        return new VaeWeights(Layers(encoder).Select(Copy).ToArray(), Layers(decoder).Select(Copy).ToArray(), standardization);
+        return new VaeWeights(Layers(encoder).Select(CopyLayer).ToArray(), Layers(decoder).Select(CopyLayer).ToArray(), standardization);
     }
 }
