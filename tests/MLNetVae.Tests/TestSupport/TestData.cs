@@ -11,6 +11,29 @@ internal static class TestData
     /// <summary>20 Newsgroups BERT embeddings (615 x 768, 30 anomalies), shipped in samples/data.</summary>
     public static string NewsEmbeddingsCsv => Path.Combine(RepoRoot, "samples", "data", "20news_3_bert768.csv");
 
+    /// <summary>ODDS Shuttle (49,097 x 9), shipped in the test data: its outliers make the unguarded reference diverge.</summary>
+    public static string ShuttleCsv => Path.Combine(AppContext.BaseDirectory, "TestData", "odds", "shuttle.csv");
+
+    /// <summary>
+    /// The SchemaShape of <see cref="NewsEmbeddingsCsv"/> as loaded by <see cref="LoadLabelledCsv"/>. SchemaShape.Create is
+    /// internal to ML.NET, so the columns are declared through a CustomMapping estimator's public schema logic.
+    /// </summary>
+    public static SchemaShape NewsShape()
+    {
+        var definition = SchemaDefinition.Create(typeof(LabelledRow));
+        definition[nameof(LabelledRow.Features)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, 768);
+        return new MLContext().Transforms.CustomMapping<NoInput, LabelledRow>((_, _) => { }, null, outputSchemaDefinition: definition)
+            .GetOutputSchema(new SchemaShape(Array.Empty<SchemaShape.Column>()));
+    }
+
+    public sealed class NoInput;
+
+    public sealed class LabelledRow
+    {
+        public float Label { get; set; }
+        public float[] Features { get; set; } = Array.Empty<float>();
+    }
+
     /// <summary>The shared data folder beside the repo, or null when this is a plain clone without it.</summary>
     public static string? SharedDataDirectory
     {

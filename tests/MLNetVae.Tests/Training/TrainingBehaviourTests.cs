@@ -1,0 +1,241 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNetVae.Tests.TestSupport;
+
+namespace MLNetVae.Tests.Training;
+
+/// <summary>Fit on real data: learning, determinism, progress, cancellation, divergence, devices and input errors.</summary>
+public class TrainingBehaviourTests
+{
+    private static VaeOptions Small(int epochs = 4) => new()
+    {
+        HiddenDim = 32, LatentDim = 4, Epochs = epochs, BatchSize = 64, NumberOfThreads = 2, Seed = 7,
+    };
+
+    private static IDataView News(MLContext ml) => TestData.LoadLabelledCsv(ml, TestData.NewsEmbeddingsCsv);
+
+    [Fact]
+    public void TrainingLowersTheLossOnRealEmbeddings()
+    {
+        var ml = new MLContext(seed: 1);
+        using var model = ml.Transforms.VariationalAutoencoder(Small(epochs: 15)).Fit(News(ml));
+        var epochs = model.TrainingReport!.Epochs;
+        Assert.True(epochs[^1].TrainLoss < 0.8 * epochs[0].TrainLoss,
+            $"train loss went from {epochs[0].TrainLoss} to {epochs[^1].TrainLoss}");
+        Assert.All(epochs, e => Assert.Equal(e.TrainReconstructionLoss + 0.01 * e.TrainKlDivergence, e.TrainLoss, 1e-3 * e.TrainLoss));
+        Assert.Equal(554, model.TrainingReport.TrainingRows); // 615 rows, floor(10%) = 61 held out
+        Assert.Equal(61, model.TrainingReport.ValidationRows);
+        Assert.All(epochs, e => Assert.NotNull(e.ValidationLoss));
+    }
+
+    [Fact]
+    public void SameSeedAndThreadsGiveBitIdenticalWeights_AnotherSeedDoesNot()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = News(ml);
+        float[] Weights(int seed)
+        {
+            var options = Small(epochs: 2);
+            options.Seed = seed;
+            using var model = ml.Transforms.VariationalAutoencoder(options).Fit(data);
+            return model.Weights.Encoder.Concat(model.Weights.Decoder).SelectMany(l => l.Weight.Concat(l.Bias)).ToArray();
+        }
+
+        var first = Weights(11);
+        Assert.Equal(first, Weights(11));
+        Assert.NotEqual(first, Weights(12));
+    }
+
+    [Fact]
+    public void MLContextSeedMakesTrainingReproducibleWithoutAnOptionSeed()
+    {
+        float[] Train()
+        {
+            var ml = new MLContext(seed: 5);
+            var options = Small(epochs: 1);
+            options.Seed = null;
+            using var model = ml.Transforms.VariationalAutoencoder(options).Fit(News(ml));
+            return model.Weights.Decoder[2].Weight;
+        }
+
+        Assert.Equal(Train(), Train());
+    }
+
+    [Fact]
+    public void ProgressReportsEveryEpochAndLogReachesMLContext()
+    {
+        var ml = new MLContext(seed: 1);
+        var log = new List<string>();
+        ml.Log += (_, e) => { lock (log) log.Add(e.Message); };
+        var reports = new List<VaeEpochReport>();
+        var options = Small(epochs: 3);
+        options.Progress = new SynchronousProgress<VaeEpochReport>(reports.Add);
+        using var model = ml.Transforms.VariationalAutoencoder(options).Fit(News(ml));
+
+        Assert.Equal(new[] { 1, 2, 3 }, reports.Select(r => r.Epoch));
+        Assert.All(reports, r =>
+        {
+            Assert.Equal(3, r.TotalEpochs);
+            Assert.True(r.SamplesPerSecond > 0);
+            Assert.True(r.TrainReconstructionLoss > 0 && r.TrainKlDivergence >= 0);
+        });
+        Assert.Equal(reports, model.TrainingReport!.Epochs);
+        Assert.Contains(log, m => m.Contains("epoch 2/3: loss"));
+        Assert.Contains(log, m => m.Contains("Training a VAE 768/32/4 on 615 rows"));
+    }
+
+    [Fact]
+    public void CancellationStopsTrainingBetweenBatches()
+    {
+        var ml = new MLContext(seed: 1);
+        using var cancellation = new CancellationTokenSource();
+        var reports = new List<VaeEpochReport>();
+        var options = Small(epochs: 50);
+        options.CancellationToken = cancellation.Token;
+        options.Progress = new SynchronousProgress<VaeEpochReport>(r =>
+        {
+            reports.Add(r);
+            if (r.Epoch == 2) cancellation.Cancel();
+        });
+        Assert.ThrowsAny<OperationCanceledException>(() => ml.Transforms.VariationalAutoencoder(options).Fit(News(ml)));
+        Assert.Equal(2, reports.Count);
+    }
+
+    [Fact]
+    public void AlreadyCancelledTokenStopsBeforeTraining()
+    {
+        var ml = new MLContext(seed: 1);
+        var options = Small();
+        options.CancellationToken = new CancellationToken(canceled: true);
+        Assert.ThrowsAny<OperationCanceledException>(() => ml.Transforms.VariationalAutoencoder(options).Fit(News(ml)));
+    }
+
+    [Fact]
+    public void EarlyStoppingKeepsTheBestValidationEpoch()
+    {
+        var ml = new MLContext(seed: 1);
+        var options = Small(epochs: 200);
+        options.EarlyStoppingPatience = 2;
+        options.LearningRate = 0.01; // overfits 553 rows quickly, so validation stops improving
+        using var model = ml.Transforms.VariationalAutoencoder(options).Fit(News(ml));
+        var report = model.TrainingReport!;
+        Assert.StartsWith("early stopping", report.StopReason);
+        Assert.True(report.Epochs.Count < 200);
+        Assert.Equal(report.Epochs.Count - 2, report.BestEpoch);
+        var best = report.Epochs.Single(e => e.Epoch == report.BestEpoch);
+        Assert.Equal(report.Epochs.Min(e => e.ValidationLoss), best.ValidationLoss);
+        Assert.True(best.IsBest);
+    }
+
+    [Fact]
+    public void ExtremeValuesWithoutStandardizationRaiseAClearDivergenceError()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = TestData.Random(ml, rows: 100, width: 6, seed: 3, scale: 1e30f);
+        var options = Small();
+        options.Standardize = false;
+        var ex = Assert.Throws<VaeTrainingDivergedException>(() => ml.Transforms.VariationalAutoencoder(options).Fit(data));
+        Assert.Equal(1, ex.Epoch);
+        Assert.Equal(1, ex.Batch);
+        Assert.False(double.IsFinite(ex.Loss));
+        Assert.Contains("epoch 1, batch 1", ex.Message);
+        Assert.Contains("LearningRate", ex.Message);
+    }
+
+    [Fact]
+    public void ShuttleWithItsExtremeOutliersTrainsToFiniteWeightsUnderDefaults()
+    {
+        // The PyTorch reference diverges to NaN on standardized Shuttle in its first epoch (logvar overflow).
+        var ml = new MLContext(seed: 1);
+        var options = new VaeOptions { Epochs = 1, NumberOfThreads = 2, Seed = 0 };
+        using var model = ml.Transforms.VariationalAutoencoder(options).Fit(TestData.LoadLabelledCsv(ml, TestData.ShuttleCsv));
+        Assert.True(model.Weights.AllFinite());
+        Assert.True(double.IsFinite(model.TrainingReport!.Epochs[0].TrainLoss));
+    }
+
+    [Fact]
+    public void AskingForAGpuWithoutCudaFailsClearlyOrFallsBack()
+    {
+        var ml = new MLContext(seed: 1) { GpuDeviceId = 0, FallbackToCpu = false };
+        var ex = Assert.Throws<InvalidOperationException>(() => ml.Transforms.VariationalAutoencoder(Small(1)).Fit(News(ml)));
+        Assert.Contains("GpuDeviceId is 0", ex.Message);
+        Assert.Contains("FallbackToCpu", ex.Message);
+
+        ml.FallbackToCpu = true;
+        var warnings = new List<string>();
+        ml.Log += (_, e) => { if (e.Kind == Microsoft.ML.Runtime.ChannelMessageKind.Warning) lock (warnings) warnings.Add(e.Message); };
+        using var model = ml.Transforms.VariationalAutoencoder(Small(1)).Fit(News(ml));
+        Assert.Equal("cpu", model.TrainingReport!.Device.ToLowerInvariant());
+        Assert.Contains(warnings, w => w.Contains("Training on the CPU"));
+    }
+
+    [Fact]
+    public void MissingInputColumnNamesTheColumnAndWhatIsThere()
+    {
+        var ml = new MLContext(seed: 1);
+        var options = Small();
+        options.InputColumnName = "Embedding";
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.VariationalAutoencoder(options).Fit(News(ml)));
+        Assert.Contains("'Embedding' was not found", ex.Message);
+        Assert.Contains("'Features' (Vector<Single, 768>)", ex.Message);
+    }
+
+    [Fact]
+    public void ScalarInputColumnIsRejectedWithItsType()
+    {
+        var ml = new MLContext(seed: 1);
+        var options = Small();
+        options.InputColumnName = "Label";
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.VariationalAutoencoder(options).Fit(News(ml)));
+        Assert.Contains("'Label' has type Single", ex.Message);
+        Assert.Contains("known-size vector of Single", ex.Message);
+    }
+
+    [Fact]
+    public void NaNInTrainingDataNamesRowAndFeature()
+    {
+        var ml = new MLContext(seed: 1);
+        var rows = TestData.ReadVectors(News(ml), "Features").Take(20).ToArray();
+        rows[13][5] = float.NaN;
+        var ex = Assert.Throws<ArgumentException>(() => ml.Transforms.VariationalAutoencoder(Small()).Fit(TestData.FromArrays(ml, rows)));
+        Assert.Contains("row 13 feature 5 is NaN", ex.Message);
+        Assert.Contains("ReplaceMissingValues", ex.Message);
+    }
+
+    [Fact]
+    public void EmptyDataIsRejected()
+    {
+        var ml = new MLContext(seed: 1);
+        var empty = ml.Data.FilterRowsByColumn(News(ml), "Label", lowerBound: 5, upperBound: 6);
+        var ex = Assert.Throws<ArgumentException>(() => ml.Transforms.VariationalAutoencoder(Small()).Fit(empty));
+        Assert.Contains("no rows", ex.Message);
+    }
+
+    [Fact]
+    public void EstimatorSchemaPropagatesThroughAChainAndChecksTheInput()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = News(ml);
+        var shape = ml.Transforms.VariationalAutoencoder(Small())
+            .Append(ml.Transforms.CopyColumns("MuCopy", "Mu"))
+            .GetOutputSchema(TestData.NewsShape());
+        var names = shape.Select(c => c.Name).ToList();
+        Assert.Contains("Mu", names);
+        Assert.Contains("MuCopy", names);
+        Assert.Contains("ReconstructionError", names);
+        var error = shape.Single(c => c.Name == "ReconstructionError");
+        Assert.Equal(SchemaShape.Column.VectorKind.Scalar, error.Kind);
+        Assert.Equal(NumberDataViewType.Single, error.ItemType);
+
+        var options = Small();
+        options.InputColumnName = "Label";
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.VariationalAutoencoder(options).GetOutputSchema(TestData.NewsShape()));
+        Assert.Contains("'Label' is a scalar Single", ex.Message);
+    }
+
+    /// <summary>Progress&lt;T&gt; posts to the thread pool; tests need the callback on the training thread.</summary>
+    private sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
+}
