@@ -12,7 +12,6 @@ public sealed partial class VaeTransformer : ITransformer, IDisposable
     private VaeOnnxScorer? scorer;
     private byte[]? encoderModel;
     private byte[]? decoderModel;
-    private bool disposed;
 
     /// <summary>The encoder as ONNX bytes (input <c>features</c> [N, in]; outputs <c>mu</c>, <c>logvar</c> [N, latent]).</summary>
     internal byte[] EncoderModel => encoderModel ??= VaeOnnxExporter.ExportEncoder(Weights, OnnxMetadata());
@@ -39,7 +38,7 @@ public sealed partial class VaeTransformer : ITransformer, IDisposable
     public IDataView Transform(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        return new VaeScoredDataView(input, Plan(input.Schema), Scorer());
+        return new VaeScoredDataView(input, Plan(input.Schema), Scorer);
     }
 
     /// <summary>A row-at-a-time mapper, used by <c>PredictionEngine</c>.</summary>
@@ -80,12 +79,16 @@ public sealed partial class VaeTransformer : ITransformer, IDisposable
         throw new NotSupportedException(
             "Saving a VaeTransformer inside an ML.NET model file is not supported yet. Use ExportOnnx to keep the trained networks.");
 
-    /// <summary>Releases the ONNX Runtime sessions. Data views returned by <see cref="Transform"/> stop working.</summary>
+    /// <summary>
+    /// Releases the ONNX Runtime sessions (native memory). The transformer stays usable: the next cursor or
+    /// prediction engine creates them again. This matters because ML.NET's <c>PredictionEngine</c> disposes the
+    /// transformer it was created from, unless <c>PredictionEngineOptions.OwnsTransformer</c> is false.
+    /// Do not dispose while a cursor is reading.
+    /// </summary>
     public void Dispose()
     {
         lock (scorerGate)
         {
-            disposed = true;
             scorer?.Dispose();
             scorer = null;
         }
@@ -101,7 +104,6 @@ public sealed partial class VaeTransformer : ITransformer, IDisposable
     {
         lock (scorerGate)
         {
-            ObjectDisposedException.ThrowIf(disposed, this);
             if (scorer is null)
             {
                 var (gpuDeviceId, fallbackToCpu) = HostEnvironmentAccess.DeviceSettings(environment);

@@ -86,6 +86,14 @@ internal sealed class VaeOnnxScorer : IDisposable
     public int InputDim { get; }
     public int LatentDim { get; }
 
+    /// <summary>Process-wide counts of ONNX Runtime calls (tests use them to prove laziness and skipped decoders).</summary>
+    internal static long EncoderRuns => Interlocked.Read(ref encoderRuns);
+
+    internal static long DecoderRuns => Interlocked.Read(ref decoderRuns);
+
+    private static long encoderRuns;
+    private static long decoderRuns;
+
     public ScoringBlock CreateBlock(int capacity) => new(capacity, InputDim, LatentDim);
 
     /// <summary>Fills the requested outputs of <paramref name="block"/> for its first <see cref="ScoringBlock.Rows"/> rows.</summary>
@@ -99,12 +107,14 @@ internal sealed class VaeOnnxScorer : IDisposable
         using (var mu = Tensor(block.Mu, n, LatentDim))
         using (var logVar = Tensor(block.LogVar, n, LatentDim))
             encoder.Run(runOptions, EncoderInputs, new[] { x }, EncoderOutputs, new[] { mu, logVar });
+        Interlocked.Increment(ref encoderRuns);
 
         if ((outputs & VaeOutputs.Decoder) == 0)
             return;
         using (var mu = Tensor(block.Mu, n, LatentDim))
         using (var reconstruction = Tensor(block.Reconstruction, n, InputDim))
             decoder.Run(runOptions, DecoderInputs, new[] { mu }, DecoderOutputs, new[] { reconstruction });
+        Interlocked.Increment(ref decoderRuns);
 
         if ((outputs & VaeOutputs.ReconstructionError) != 0)
         {

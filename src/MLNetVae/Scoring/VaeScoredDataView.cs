@@ -14,10 +14,11 @@ internal sealed class VaeScoredDataView : IDataView
 
     private readonly IDataView source;
     private readonly VaeScoringPlan plan;
-    private readonly VaeOnnxScorer scorer;
+    private readonly Func<VaeOnnxScorer> scorer;
     private readonly int blockSize;
 
-    public VaeScoredDataView(IDataView source, VaeScoringPlan plan, VaeOnnxScorer scorer, int blockSize = DefaultBlockSize)
+    // The scorer is asked for when a cursor is created, so a disposed-and-revived transformer still works.
+    public VaeScoredDataView(IDataView source, VaeScoringPlan plan, Func<VaeOnnxScorer> scorer, int blockSize = DefaultBlockSize)
     {
         this.source = source;
         this.plan = plan;
@@ -35,14 +36,15 @@ internal sealed class VaeScoredDataView : IDataView
     {
         var columns = columnsNeeded.ToList();
         var upstream = source.GetRowCursor(plan.InputColumnsNeeded(columns), rand);
-        return new BlockCursor(upstream, plan, scorer, columns, blockSize);
+        return new BlockCursor(upstream, plan, scorer(), columns, blockSize);
     }
 
     public DataViewRowCursor[] GetRowCursorSet(IEnumerable<DataViewSchema.Column> columnsNeeded, int n, Random? rand = null)
     {
         var columns = columnsNeeded.ToList();
+        var shared = scorer();
         return source.GetRowCursorSet(plan.InputColumnsNeeded(columns), n, rand)
-            .Select(upstream => (DataViewRowCursor)new BlockCursor(upstream, plan, scorer, columns, blockSize))
+            .Select(upstream => (DataViewRowCursor)new BlockCursor(upstream, plan, shared, columns, blockSize))
             .ToArray();
     }
 
