@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetVae.MLNet;
+using MLNetVae.Persistence;
 using MLNetVae.Onnx;
 using MLNetVae.Scoring;
 

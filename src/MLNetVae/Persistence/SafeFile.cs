@@ -1,4 +1,4 @@
-namespace MLNetVae;
+namespace MLNetVae.Persistence;
 
 /// <summary>Writes files so that a crash, a full disk or a refused overwrite never destroys what was there.</summary>
 internal static class SafeFile
