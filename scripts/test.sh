@@ -27,4 +27,19 @@ if ! /usr/bin/python3 -c 'import onnx' >/dev/null 2>&1; then
 fi
 
 # Console logger at normal verbosity: one line per test with its duration, then the totals.
-exec dotnet test MLNetVae.sln -c Release --logger "console;verbosity=normal" "$@"
+# A TRX file as well, to print the plain closing line "N passed, N failed, N skipped".
+results=$(mktemp -d)
+trap 'rm -rf "$results"' EXIT
+status=0
+dotnet test MLNetVae.sln -c Release --logger "console;verbosity=normal" \
+  --logger "trx;LogFileName=results.trx" --results-directory "$results" "$@" || status=$?
+
+trx=$(find "$results" -name '*.trx' | head -n 1)
+if [[ -n "$trx" ]]; then
+  counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)
+  count() { sed -n "s/.* $1=\"\([0-9]*\)\".*/\1/p" <<<"$counters"; }
+  passed=$(count passed); failed=$(count failed); total=$(count total); executed=$(count executed)
+  echo
+  echo "${passed:-0} passed, ${failed:-0} failed, $(( ${total:-0} - ${executed:-0} )) skipped"
+fi
+exit "$status"
