@@ -4,35 +4,30 @@ namespace MLNetVae.Tests.Training;
 
 public class OptionsValidationTests
 {
-    public static TheoryData<Action<VaeOptions>, string> InvalidOptions => new()
-    {
-        { o => o.HiddenDim = 0, nameof(VaeOptions.HiddenDim) },
-        { o => o.LatentDim = -3, nameof(VaeOptions.LatentDim) },
-        { o => o.Epochs = 0, nameof(VaeOptions.Epochs) },
-        { o => o.BatchSize = -1, nameof(VaeOptions.BatchSize) },
-        { o => o.Beta = -0.5, nameof(VaeOptions.Beta) },
-        { o => o.Beta = double.NaN, nameof(VaeOptions.Beta) },
-        { o => o.LearningRate = 0, nameof(VaeOptions.LearningRate) },
-        { o => o.LearningRate = double.PositiveInfinity, nameof(VaeOptions.LearningRate) },
-        { o => o.ValidationFraction = 1, nameof(VaeOptions.ValidationFraction) },
-        { o => o.ValidationFraction = -0.1, nameof(VaeOptions.ValidationFraction) },
-        { o => o.EarlyStoppingPatience = -1, nameof(VaeOptions.EarlyStoppingPatience) },
-        { o => o.StandardizeScaleFloor = 2, nameof(VaeOptions.StandardizeScaleFloor) },
-        { o => o.LogVarianceLimit = 0, nameof(VaeOptions.LogVarianceLimit) },
-        { o => o.GradientClipNormPerRow = -1, nameof(VaeOptions.GradientClipNormPerRow) },
-        { o => o.NumberOfThreads = 0, nameof(VaeOptions.NumberOfThreads) },
-    };
-
     [Theory]
-    [MemberData(nameof(InvalidOptions))]
-    public void OutOfRangeOptionsAreRejectedBeforeTrainingWithTheOptionNameAndValue(Action<VaeOptions> breakIt, string option)
+    [InlineData(nameof(VaeOptions.HiddenDim), 0)]
+    [InlineData(nameof(VaeOptions.LatentDim), -3)]
+    [InlineData(nameof(VaeOptions.Epochs), 0)]
+    [InlineData(nameof(VaeOptions.BatchSize), -1)]
+    [InlineData(nameof(VaeOptions.Beta), -0.5)]
+    [InlineData(nameof(VaeOptions.Beta), double.NaN)]
+    [InlineData(nameof(VaeOptions.LearningRate), 0.0)]
+    [InlineData(nameof(VaeOptions.LearningRate), double.PositiveInfinity)]
+    [InlineData(nameof(VaeOptions.ValidationFraction), 1.0)]
+    [InlineData(nameof(VaeOptions.ValidationFraction), -0.1)]
+    [InlineData(nameof(VaeOptions.EarlyStoppingPatience), -1)]
+    [InlineData(nameof(VaeOptions.StandardizeScaleFloor), 2.0)]
+    [InlineData(nameof(VaeOptions.LogVarianceLimit), 0.0)]
+    [InlineData(nameof(VaeOptions.GradientClipNormPerRow), -1.0)]
+    [InlineData(nameof(VaeOptions.NumberOfThreads), 0)]
+    public void OutOfRangeOptionsAreRejectedBeforeTrainingWithTheOptionNameAndValue(string option, object value)
     {
         var options = new VaeOptions();
-        breakIt(options);
+        typeof(VaeOptions).GetProperty(option)!.SetValue(options, value);
         var ml = new MLContext(seed: 1);
         var ex = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.VariationalAutoencoder(options));
         Assert.Equal(option, ex.ParamName);
-        Assert.Contains($"VaeOptions.{option} is", ex.Message);
+        Assert.Contains($"VaeOptions.{option} is {Convert.ToString(value, System.Globalization.CultureInfo.CurrentCulture)}", ex.Message);
         Assert.Contains("must be", ex.Message);
     }
 
