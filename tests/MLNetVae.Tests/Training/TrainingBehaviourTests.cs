@@ -143,17 +143,6 @@ public class TrainingBehaviourTests
     }
 
     [Fact]
-    public void ShuttleWithItsExtremeOutliersTrainsToFiniteWeightsUnderDefaults()
-    {
-        // The PyTorch reference diverges to NaN on standardized Shuttle in its first epoch (logvar overflow).
-        var ml = new MLContext(seed: 1);
-        var options = new VaeOptions { Epochs = 1, NumberOfThreads = 2, Seed = 0 };
-        using var model = ml.Transforms.VariationalAutoencoder(options).Fit(TestData.LoadLabelledCsv(ml, TestData.ShuttleCsv));
-        Assert.True(model.Weights.AllFinite());
-        Assert.True(double.IsFinite(model.TrainingReport!.Epochs[0].TrainLoss));
-    }
-
-    [Fact]
     public void AskingForAGpuWithoutCudaFailsClearlyOrFallsBack()
     {
         var ml = new MLContext(seed: 1) { GpuDeviceId = 0, FallbackToCpu = false };
