@@ -32,6 +32,7 @@ public sealed record VaeEpochReport(
 /// <summary>What happened during training: every epoch's report and why training stopped.</summary>
 public sealed class VaeTrainingReport
 {
+    [System.Text.Json.Serialization.JsonConstructor]
     internal VaeTrainingReport(IReadOnlyList<VaeEpochReport> epochs, int bestEpoch, int trainingRows, int validationRows,
         string stopReason, string device, int threads, int seed)
     {

@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace MLNetVae;
 
 /// <summary>
@@ -135,9 +137,11 @@ public sealed class VaeOptions
     public string ReconstructionErrorColumnName { get; set; } = Defaults.ReconstructionErrorColumnName;
 
     /// <summary>Receives a report after every epoch. Reports are also written to <c>MLContext.Log</c>.</summary>
+    [JsonIgnore]
     public IProgress<VaeEpochReport>? Progress { get; set; }
 
     /// <summary>Cancels training between batches; <c>Fit</c> then throws <see cref="OperationCanceledException"/>.</summary>
+    [JsonIgnore]
     public CancellationToken CancellationToken { get; set; }
 
     /// <summary>A shallow copy, so an estimator is not affected by later changes to the caller's instance.</summary>
@@ -179,6 +183,10 @@ public sealed class VaeOptions
         };
         foreach (var (name, option) in outputs)
             RequireName(name, option);
+        var clash = outputs.FirstOrDefault(o => string.Equals(o.Item1, InputColumnName, StringComparison.Ordinal));
+        if (clash.Item1 is not null)
+            throw new ArgumentException(
+                $"VaeOptions.{clash.Item2} is '{clash.Item1}', the name of the input column. Give the output its own name (the input column stays readable after scoring).");
         var duplicate = outputs.GroupBy(o => o.Item1, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null)
             throw new ArgumentException(

@@ -76,9 +76,18 @@ public sealed partial class VaeTransformer : ITransformer, IDisposable
         decoder.Write(DecoderModel);
     }
 
-    void ICanSaveModel.Save(ModelSaveContext ctx) =>
-        throw new NotSupportedException(
-            "Saving a VaeTransformer inside an ML.NET model file is not supported yet. Use ExportOnnx to keep the trained networks.");
+    /// <summary>
+    /// Called by <c>mlContext.Model.Save</c>. ML.NET keeps its save/load contexts internal, so the VAE is written as an
+    /// equivalent chain of ML.NET's own transformers around one ONNX graph that also carries the weights, options and
+    /// training report (see <see cref="Persistence.MLNetModelChain"/>). <c>mlContext.Model.Load</c> returns that chain;
+    /// <c>mlContext.Model.LoadWithFastVae</c> or <c>LoadVaeTransformer</c> return this fast transformer again.
+    /// </summary>
+    void ICanSaveModel.Save(ModelSaveContext ctx)
+    {
+        var (gpuDeviceId, fallbackToCpu) = HostEnvironmentAccess.DeviceSettings(environment);
+        using var chain = MLNetModelChain.Build(this, gpuDeviceId, fallbackToCpu);
+        ((ICanSaveModel)chain).Save(ctx);
+    }
 
     /// <summary>
     /// Releases the ONNX Runtime sessions (native memory). The transformer stays usable: the next cursor or

@@ -29,6 +29,12 @@ internal sealed class OnnxGraphBuilder
     /// <summary>Declares a graph output of type float <c>[batch, width]</c>.</summary>
     public void AddOutput(string name, int width) => Graph.Output.Add(BatchMatrix(name, width));
 
+    /// <summary>Declares a rank-1 float input <c>[width]</c> (one row per call, as ML.NET's ONNX transformer feeds it).</summary>
+    public void AddVectorInput(string name, int width) => Graph.Input.Add(Vector(name, width));
+
+    /// <summary>Declares a rank-1 float output <c>[width]</c>; ML.NET maps it to <c>Vector&lt;Single, width&gt;</c>.</summary>
+    public void AddVectorOutput(string name, int width) => Graph.Output.Add(Vector(name, width));
+
     /// <summary>
     /// Adds a float initializer stored as <c>raw_data</c> (little-endian IEEE 754): one contiguous
     /// byte blob is both smaller and much faster to write and parse than a repeated float field.
@@ -89,6 +95,24 @@ internal sealed class OnnxGraphBuilder
 
     public static AttributeProto IntAttribute(string name, long value) =>
         new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };
+
+    public static AttributeProto IntsAttribute(string name, params long[] values)
+    {
+        var attribute = new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Ints };
+        attribute.Ints.AddRange(values);
+        return attribute;
+    }
+
+    private static ValueInfoProto Vector(string name, int width)
+    {
+        var shape = new TensorShapeProto();
+        shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = width });
+        return new ValueInfoProto
+        {
+            Name = name,
+            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = FloatType, Shape = shape } },
+        };
+    }
 
     private static ValueInfoProto BatchMatrix(string name, int width)
     {

@@ -30,10 +30,10 @@ internal static class VaeOnnxExporter
 
     // Initializer names follow the PyTorch nn.Sequential indices (Linear at 0, 2, 4; ReLU at 1, 3),
     // so a graph can be read side by side with the training code or a torch export.
-    private static readonly string[] EncoderLayerNames = ["encoder.0", "encoder.2", "encoder.4"];
-    private static readonly string[] DecoderLayerNames = ["decoder.0", "decoder.2", "decoder.4"];
-    private const string MeanInitializer = "standardization.mean";
-    private const string ScaleInitializer = "standardization.scale";
+    internal static readonly string[] EncoderLayerNames = ["encoder.0", "encoder.2", "encoder.4"];
+    internal static readonly string[] DecoderLayerNames = ["decoder.0", "decoder.2", "decoder.4"];
+    internal const string MeanInitializer = "standardization.mean";
+    internal const string ScaleInitializer = "standardization.scale";
 
     /// <summary>The encoder as an ONNX model, serialized.</summary>
     public static byte[] ExportEncoder(VaeWeights weights, OnnxModelMetadata? metadata = null) =>
@@ -68,26 +68,7 @@ internal static class VaeOnnxExporter
         var g = new OnnxGraphBuilder("mlnetvae_encoder", doc);
         g.AddInput(VaeOnnxNames.EncoderInput, weights.InputDim);
 
-        string h = VaeOnnxNames.EncoderInput;
-        if (weights.Standardization is { } s)
-        {
-            g.AddFloatInitializer(MeanInitializer, s.Mean, s.Dimension);
-            g.AddFloatInitializer(ScaleInitializer, s.Scale, s.Dimension);
-            // [batch, in] op [in] broadcasts over rows.
-            h = g.AddNode("Sub", "standardize.sub", [h, MeanInitializer], "standardize.centered");
-            h = g.AddNode("Div", "standardize.div", [h, ScaleInitializer], "standardize.output");
-        }
-
-        h = Linear(g, EncoderLayerNames[0], weights.Encoder[0], h);
-        h = Relu(g, "encoder.1", h);
-        h = Linear(g, EncoderLayerNames[1], weights.Encoder[1], h);
-        h = Relu(g, "encoder.3", h);
-        h = Linear(g, EncoderLayerNames[2], weights.Encoder[2], h); // [batch, 2·latent]
-
-        // First half of the columns is mu, second half logvar (the training code's convention).
-        string sizes = g.AddInt64Initializer("encoder.split_sizes", [weights.LatentDim, weights.LatentDim], 2);
-        g.AddNode("Split", "encoder.split", [h, sizes], [VaeOnnxNames.EncoderMean, VaeOnnxNames.EncoderLogVariance],
-            OnnxGraphBuilder.IntAttribute("axis", 1));
+        AddEncoder(g, weights, VaeOnnxNames.EncoderInput, VaeOnnxNames.EncoderMean, VaeOnnxNames.EncoderLogVariance);
 
         g.AddOutput(VaeOnnxNames.EncoderMean, weights.LatentDim);
         g.AddOutput(VaeOnnxNames.EncoderLogVariance, weights.LatentDim);
@@ -105,7 +86,44 @@ internal static class VaeOnnxExporter
         var g = new OnnxGraphBuilder("mlnetvae_decoder", doc);
         g.AddInput(VaeOnnxNames.DecoderInput, weights.LatentDim);
 
-        string h = VaeOnnxNames.DecoderInput;
+        AddDecoder(g, weights, VaeOnnxNames.DecoderInput, VaeOnnxNames.DecoderOutput);
+
+        g.AddOutput(VaeOnnxNames.DecoderOutput, weights.InputDim);
+        return Model(g.Graph, doc, VaeOnnxNames.DecoderPart, weights, metadata);
+    }
+
+    /// <summary>The library's informational version (e.g. <c>0.1.0+commit</c>), written as producer_version.</summary>
+    /// <summary>
+    /// Adds the encoder's nodes from <paramref name="input"/> (<c>[rows, in]</c>, original scale) to the outputs
+    /// <paramref name="mu"/> and <paramref name="logVar"/> (<c>[rows, latent]</c>). Shared by the standalone encoder
+    /// and the ML.NET row graph, so both hold the very same computation.
+    /// </summary>
+    internal static void AddEncoder(OnnxGraphBuilder g, VaeWeights weights, string input, string mu, string logVar)
+    {
+        string h = input;
+        if (weights.Standardization is { } s)
+        {
+            AddStandardizationInitializers(g, s);
+            // [rows, in] op [in] broadcasts over rows.
+            h = g.AddNode("Sub", "standardize.sub", [h, MeanInitializer], "standardize.centered");
+            h = g.AddNode("Div", "standardize.div", [h, ScaleInitializer], "standardize.output");
+        }
+
+        h = Linear(g, EncoderLayerNames[0], weights.Encoder[0], h);
+        h = Relu(g, "encoder.1", h);
+        h = Linear(g, EncoderLayerNames[1], weights.Encoder[1], h);
+        h = Relu(g, "encoder.3", h);
+        h = Linear(g, EncoderLayerNames[2], weights.Encoder[2], h); // [rows, 2·latent]
+
+        // First half of the columns is mu, second half logvar (the training code's convention).
+        string sizes = g.AddInt64Initializer("encoder.split_sizes", [weights.LatentDim, weights.LatentDim], 2);
+        g.AddNode("Split", "encoder.split", [h, sizes], [mu, logVar], OnnxGraphBuilder.IntAttribute("axis", 1));
+    }
+
+    /// <summary>Adds the decoder's nodes from <paramref name="z"/> (<c>[rows, latent]</c>) to <paramref name="output"/> (<c>[rows, in]</c>, original scale).</summary>
+    internal static void AddDecoder(OnnxGraphBuilder g, VaeWeights weights, string z, string output)
+    {
+        string h = z;
         h = Linear(g, DecoderLayerNames[0], weights.Decoder[0], h);
         h = Relu(g, "decoder.1", h);
         h = Linear(g, DecoderLayerNames[1], weights.Decoder[1], h);
@@ -114,21 +132,25 @@ internal static class VaeOnnxExporter
         if (weights.Standardization is { } s)
         {
             h = Linear(g, DecoderLayerNames[2], weights.Decoder[2], h);
-            g.AddFloatInitializer(MeanInitializer, s.Mean, s.Dimension);
-            g.AddFloatInitializer(ScaleInitializer, s.Scale, s.Dimension);
+            AddStandardizationInitializers(g, s);
             h = g.AddNode("Mul", "unstandardize.mul", [h, ScaleInitializer], "unstandardize.scaled");
-            g.AddNode("Add", "unstandardize.add", [h, MeanInitializer], VaeOnnxNames.DecoderOutput);
+            g.AddNode("Add", "unstandardize.add", [h, MeanInitializer], output);
         }
         else
         {
-            Linear(g, DecoderLayerNames[2], weights.Decoder[2], h, output: VaeOnnxNames.DecoderOutput);
+            Linear(g, DecoderLayerNames[2], weights.Decoder[2], h, output: output);
         }
-
-        g.AddOutput(VaeOnnxNames.DecoderOutput, weights.InputDim);
-        return Model(g.Graph, doc, VaeOnnxNames.DecoderPart, weights, metadata);
     }
 
-    /// <summary>The library's informational version (e.g. <c>0.1.0+commit</c>), written as producer_version.</summary>
+    // Encoder and decoder share the two initializers when both live in one graph.
+    private static void AddStandardizationInitializers(OnnxGraphBuilder g, FeatureStandardization s)
+    {
+        if (g.Graph.Initializer.Any(i => i.Name == MeanInitializer))
+            return;
+        g.AddFloatInitializer(MeanInitializer, s.Mean, s.Dimension);
+        g.AddFloatInitializer(ScaleInitializer, s.Scale, s.Dimension);
+    }
+
     internal static string ProducerVersion { get; } =
         typeof(VaeOnnxExporter).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
         ?? typeof(VaeOnnxExporter).Assembly.GetName().Version?.ToString()
@@ -149,7 +171,7 @@ internal static class VaeOnnxExporter
     private static string StandardizationNote(VaeWeights weights, string what) =>
         weights.Standardization is null ? " (no standardization)" : $" (per-feature standardization folded in: {what})";
 
-    private static ModelProto Model(GraphProto graph, string doc, string part, VaeWeights weights, OnnxModelMetadata? metadata)
+    internal static ModelProto Model(GraphProto graph, string doc, string part, VaeWeights weights, OnnxModelMetadata? metadata)
     {
         metadata ??= OnnxModelMetadata.Empty;
         var model = new ModelProto
@@ -192,7 +214,7 @@ internal static class VaeOnnxExporter
         return model;
     }
 
-    private static void CheckExportable(VaeWeights weights)
+    internal static void CheckExportable(VaeWeights weights)
     {
         ArgumentNullException.ThrowIfNull(weights);
         // A NaN/Inf weight would not fail anywhere downstream; it would silently score NaN for every row.

@@ -82,7 +82,7 @@ public class PackageConsumerTests : IClassFixture<PackedMLNetVae>
 
     /// <summary>Managed dependencies the package must declare. The native backends are the application's choice.</summary>
     private static readonly string[] ExpectedDependencies =
-        { "Microsoft.ML", "TorchSharp", "Microsoft.ML.OnnxRuntime.Managed", "OnnxSharp", "Google.Protobuf" };
+        { "Microsoft.ML", "Microsoft.ML.OnnxTransformer", "TorchSharp", "Microsoft.ML.OnnxRuntime.Managed", "OnnxSharp", "Google.Protobuf" };
 
     private readonly PackedMLNetVae _package;
     private readonly ITestOutputHelper _output;
@@ -145,6 +145,7 @@ public class PackageConsumerTests : IClassFixture<PackedMLNetVae>
         var dependencies = group.Elements().ToDictionary(d => (string)d.Attribute("id")!, d => (string)d.Attribute("version")!);
         Assert.Equal(ExpectedDependencies.Order(StringComparer.Ordinal), dependencies.Keys.Order(StringComparer.Ordinal));
         Assert.Equal(RepoProperty("MicrosoftMLVersion"), dependencies["Microsoft.ML"]);
+        Assert.Equal(RepoProperty("MicrosoftMLVersion"), dependencies["Microsoft.ML.OnnxTransformer"]);
         Assert.Equal(RepoProperty("TorchSharpVersion"), dependencies["TorchSharp"]);
         Assert.Equal(RepoProperty("OnnxRuntimeManagedVersion"), dependencies["Microsoft.ML.OnnxRuntime.Managed"]);
         Assert.Equal(RepoProperty("OnnxSharpVersion"), dependencies["OnnxSharp"]);

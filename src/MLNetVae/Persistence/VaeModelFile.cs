@@ -1,0 +1,66 @@
+using System.IO.Compression;
+using Google.Protobuf;
+using Onnx;
+
+namespace MLNetVae.Persistence;
+
+/// <summary>
+/// Finds the VAEs in a saved ML.NET model zip. ML.NET's ONNX transformer stores each model's bytes in an entry named
+/// <c>OnnxModel</c> (a 32-bit length, then the bytes); the VAEs are the ones whose metadata says MLNetVae row graph.
+/// Entries are visited in path order, which is the order of the transformers in the (nested) chain.
+/// </summary>
+internal static class VaeModelFile
+{
+    public static IReadOnlyList<VaeModelFormat.Restored> ReadVaes(string path)
+    {
+        if (!File.Exists(path))
+            throw new VaeModelFileException(path, "the file does not exist.", new FileNotFoundException(null, path));
+        try
+        {
+            using var zip = ZipFile.OpenRead(path);
+            var found = new List<VaeModelFormat.Restored>();
+            foreach (var entry in zip.Entries.Where(e => e.Name == "OnnxModel").OrderBy(e => e.FullName, StringComparer.Ordinal))
+            {
+                var model = ParseOnnx(entry);
+                if (model is not null && VaeModelFormat.TryRestore(model, out var restored))
+                    found.Add(restored!);
+            }
+            return found;
+        }
+        catch (VaeModelFileException)
+        {
+            throw;
+        }
+        catch (InvalidDataException e)
+        {
+            throw new VaeModelFileException(path, e.Message.StartsWith("its ", StringComparison.Ordinal)
+                ? e.Message
+                : $"it is not a readable ML.NET model zip ({e.Message}). It may be truncated or corrupted, or not a model file at all.", e);
+        }
+        catch (IOException e)
+        {
+            throw new VaeModelFileException(path, $"it could not be read ({e.Message}).", e);
+        }
+    }
+
+    private static ModelProto? ParseOnnx(ZipArchiveEntry entry)
+    {
+        using var stream = entry.Open();
+        using var buffer = new MemoryStream();
+        stream.CopyTo(buffer);
+        var bytes = buffer.GetBuffer().AsSpan(0, (int)buffer.Length);
+        if (bytes.Length < sizeof(int))
+            return null;
+        int length = BitConverter.ToInt32(bytes);
+        if (length != bytes.Length - sizeof(int))
+            throw new InvalidDataException($"its ONNX entry '{entry.FullName}' is damaged (length {length}, {bytes.Length - sizeof(int)} bytes present).");
+        try
+        {
+            return ModelProto.Parser.ParseFrom(bytes[sizeof(int)..]);
+        }
+        catch (InvalidProtocolBufferException e)
+        {
+            throw new InvalidDataException($"its ONNX entry '{entry.FullName}' is damaged ({e.Message}).", e);
+        }
+    }
+}

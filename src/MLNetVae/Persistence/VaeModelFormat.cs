@@ -1,0 +1,106 @@
+using System.Text.Json;
+using MLNetVae.Model;
+using MLNetVae.Onnx;
+using Onnx;
+
+namespace MLNetVae.Persistence;
+
+/// <summary>
+/// What MLNetVae stores in a saved ML.NET model: the row graph (<see cref="VaeRowGraphExporter"/>) whose metadata
+/// carries the format version, the options and the training report, and whose initializers are the weights.
+/// Everything needed to rebuild the fast <see cref="VaeTransformer"/> travels inside that one ONNX model.
+/// </summary>
+internal static class VaeModelFormat
+{
+    /// <summary>Version of what is written; a reader refuses files with a larger one.</summary>
+    public const int CurrentVersion = 1;
+
+    public const string FormatVersionKey = "mlnetvae.format_version";
+    public const string OptionsKey = "mlnetvae.options";
+    public const string TrainingReportKey = "mlnetvae.training_report";
+
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
+
+    public static OnnxModelMetadata Metadata(VaeOptions options, VaeTrainingReport? report) => new(options.Beta, new Dictionary<string, string>
+    {
+        [FormatVersionKey] = CurrentVersion.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        [OptionsKey] = JsonSerializer.Serialize(options, Json),
+        [TrainingReportKey] = report is null ? "null" : JsonSerializer.Serialize(report, Json),
+    });
+
+    /// <summary>A VAE read back from a row graph.</summary>
+    public sealed record Restored(VaeWeights Weights, VaeOptions Options, VaeTrainingReport? TrainingReport);
+
+    /// <summary>
+    /// Whether <paramref name="model"/> is an MLNetVae row graph; if so, its weights, options and report.
+    /// Throws <see cref="InvalidDataException"/> for a row graph of an unknown format or with damaged contents.
+    /// </summary>
+    public static bool TryRestore(ModelProto model, out Restored? restored)
+    {
+        restored = null;
+        var props = model.MetadataProps.ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
+        if (model.ProducerName != VaeOnnxNames.ProducerName
+            || !props.TryGetValue(VaeOnnxNames.MetadataKeys.Part, out var part) || part != VaeRowGraphExporter.Part)
+            return false;
+
+        if (!props.TryGetValue(FormatVersionKey, out var versionText) || !int.TryParse(versionText, out int version) || version < 1)
+            throw new InvalidDataException($"its VAE has an unknown format version '{versionText}'.");
+        if (version > CurrentVersion)
+            throw new InvalidDataException(
+                $"its VAE was written in format {version} by MLNetVae {model.ProducerVersion}; this MLNetVae ({VaeOnnxExporter.ProducerVersion}) reads format {CurrentVersion} and older. Upgrade MLNetVae.");
+
+        var options = JsonSerializer.Deserialize<VaeOptions>(Require(props, OptionsKey), Json)
+            ?? throw new InvalidDataException("its VAE options are empty.");
+        var report = JsonSerializer.Deserialize<VaeTrainingReport?>(Require(props, TrainingReportKey), Json);
+        restored = new Restored(ReadWeights(model.Graph), options, report);
+        return true;
+    }
+
+    private static string Require(Dictionary<string, string> props, string key) =>
+        props.TryGetValue(key, out var value) ? value : throw new InvalidDataException($"its VAE lacks the '{key}' metadata.");
+
+    private static VaeWeights ReadWeights(GraphProto graph)
+    {
+        var initializers = graph.Initializer.ToDictionary(t => t.Name, StringComparer.Ordinal);
+        LinearLayerWeights Layer(string name)
+        {
+            var weight = Tensor(initializers, $"{name}.weight", out var dims);
+            if (dims.Length != 2)
+                throw new InvalidDataException($"its VAE layer '{name}' has {dims.Length} dimensions instead of 2.");
+            var bias = Tensor(initializers, $"{name}.bias", out _);
+            return new LinearLayerWeights((int)dims[1], (int)dims[0], weight, bias);
+        }
+
+        FeatureStandardization? standardization = null;
+        if (initializers.ContainsKey(VaeOnnxExporter.MeanInitializer))
+            standardization = new FeatureStandardization(
+                Tensor(initializers, VaeOnnxExporter.MeanInitializer, out _), Tensor(initializers, VaeOnnxExporter.ScaleInitializer, out _));
+        try
+        {
+            return new VaeWeights(
+                VaeOnnxExporter.EncoderLayerNames.Select(Layer).ToArray(),
+                VaeOnnxExporter.DecoderLayerNames.Select(Layer).ToArray(),
+                standardization);
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidDataException($"its VAE weights are inconsistent: {e.Message}", e);
+        }
+    }
+
+    private static float[] Tensor(Dictionary<string, TensorProto> initializers, string name, out long[] dims)
+    {
+        if (!initializers.TryGetValue(name, out var tensor))
+            throw new InvalidDataException($"its VAE lacks the tensor '{name}'.");
+        dims = tensor.Dims.ToArray();
+        long count = dims.Aggregate(1L, (a, b) => a * b);
+        var raw = tensor.RawData.Span;
+        if (tensor.DataType != (int)TensorProto.Types.DataType.Float || raw.Length != count * sizeof(float))
+            throw new InvalidDataException($"its VAE tensor '{name}' is damaged ({raw.Length} bytes for {count} floats).");
+        var values = new float[count];
+        System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(raw).CopyTo(values);
+        if (!BitConverter.IsLittleEndian)
+            throw new PlatformNotSupportedException("Reading ONNX raw_data needs a little-endian machine.");
+        return values;
+    }
+}

@@ -1,0 +1,111 @@
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+using MLNetVae;
+using MLNetVae.MLNet;
+using MLNetVae.Persistence;
+
+namespace Microsoft.ML;
+
+/// <summary>
+/// Saving and loading models that contain a VAE. <c>mlContext.Model.Save</c> already works for any pipeline with a
+/// <see cref="VaeTransformer"/> in it; <c>mlContext.Model.Load</c> then returns ML.NET's own equivalent
+/// (row-at-a-time ONNX scoring). These methods get the fast, batched <see cref="VaeTransformer"/> back, with its
+/// options and training report, and save without ever leaving a half-written file.
+/// </summary>
+public static class VaeModelOperations
+{
+    /// <summary>
+    /// Loads the one VAE saved in <paramref name="path"/> (alone or inside a pipeline) as a <see cref="VaeTransformer"/>
+    /// that scores in batches, can export ONNX again and reports its options and training history.
+    /// </summary>
+    /// <exception cref="VaeModelFileException">The file is missing, corrupted, not a model, holds no VAE or several, or is of a newer format.</exception>
+    public static VaeTransformer LoadVaeTransformer(this ModelOperationsCatalog catalog, string path)
+    {
+        var all = catalog.LoadVaeTransformers(path);
+        if (all.Count != 1)
+        {
+            foreach (var vae in all) vae.Dispose();
+            throw new VaeModelFileException(path, $"it holds {all.Count} VAEs; use LoadVaeTransformers to get all of them.");
+        }
+        return all[0];
+    }
+
+    /// <summary>Every VAE saved in <paramref name="path"/>, in pipeline order (an empty list when there is none).</summary>
+    /// <exception cref="VaeModelFileException">The file is missing, corrupted, not a model, or of a newer format.</exception>
+    public static IReadOnlyList<VaeTransformer> LoadVaeTransformers(this ModelOperationsCatalog catalog, string path)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        var environment = HostEnvironmentAccess.FromCatalog(catalog);
+        return VaeModelFile.ReadVaes(path).Select(r => new VaeTransformer(environment, r.Options, r.Weights, r.TrainingReport)).ToList();
+    }
+
+    /// <summary>
+    /// Loads a saved pipeline like <c>mlContext.Model.Load</c>, with every VAE in it replaced by the fast
+    /// <see cref="VaeTransformer"/>. Outputs equal those of the model that was saved, bit for bit.
+    /// </summary>
+    /// <exception cref="VaeModelFileException">The file is missing, corrupted, not a model, or of a newer format.</exception>
+    public static ITransformer LoadWithFastVae(this ModelOperationsCatalog catalog, string path, out DataViewSchema inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        var vaes = new Queue<VaeTransformer>(catalog.LoadVaeTransformers(path));
+        var environment = HostEnvironmentAccess.FromCatalog(catalog);
+        RegisterWith(environment.ComponentCatalog);
+        ITransformer loaded;
+        try
+        {
+            loaded = catalog.Load(path, out inputSchema);
+        }
+        catch (Exception e) when (e is InvalidOperationException or InvalidDataException or FormatException or IOException or ArgumentException)
+        {
+            throw new VaeModelFileException(path, $"ML.NET could not load it ({e.Message}).", e);
+        }
+
+        int expected = vaes.Count;
+        var result = Replace(loaded, vaes);
+        if (vaes.Count != 0)
+            throw new VaeModelFileException(path, $"it holds {expected} VAE graphs but only {expected - vaes.Count} VAE stages in its pipeline.");
+        return result;
+    }
+
+    /// <summary>
+    /// Saves like <c>mlContext.Model.Save</c>, but writes a temporary file next to <paramref name="path"/> and moves
+    /// it into place only when complete: a failure (full disk, crash, exception) never leaves a partial file, and an
+    /// existing file is replaced only when <paramref name="overwrite"/> is true.
+    /// </summary>
+    /// <exception cref="IOException"><paramref name="path"/> exists and <paramref name="overwrite"/> is false.</exception>
+    public static void SaveSafely(this ModelOperationsCatalog catalog, ITransformer model, DataViewSchema inputSchema, string path, bool overwrite = false)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        if (!overwrite && File.Exists(path))
+            throw new IOException($"'{path}' already exists. Pass overwrite: true to replace it, or choose another path.");
+        SafeFile.Write(path, stream => catalog.Save(model, inputSchema, stream), overwrite);
+    }
+
+    /// <summary>
+    /// Lets ML.NET find MLNetVae's model components when it loads a file. <see cref="LoadWithFastVae"/> calls it; call
+    /// it yourself before a plain <c>mlContext.Model.Load</c> of a file that contains a VAE.
+    /// </summary>
+    public static void RegisterVaeComponents(this MLContext mlContext)
+    {
+        ArgumentNullException.ThrowIfNull(mlContext);
+        RegisterWith(mlContext.ComponentCatalog);
+    }
+
+    private static void RegisterWith(ComponentCatalog componentCatalog) =>
+        componentCatalog.RegisterAssembly(typeof(VaeTransformer).Assembly);
+
+    private static ITransformer Replace(ITransformer transformer, Queue<VaeTransformer> vaes)
+    {
+        if (MLNetModelChain.IsVaeChain(transformer) && vaes.Count > 0)
+        {
+            (transformer as IDisposable)?.Dispose();
+            return vaes.Dequeue();
+        }
+        if (transformer is TransformerChain<ITransformer> chain)
+            return new TransformerChain<ITransformer>(chain.Select(t => Replace(t, vaes)).ToArray());
+        return transformer;
+    }
+}
