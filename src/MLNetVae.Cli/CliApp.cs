@@ -1,0 +1,41 @@
+using System.CommandLine;
+using System.CommandLine.Invocation;
+using MLNetVae.Cli.Commands;
+using MLNetVae.Cli.Infrastructure;
+
+namespace MLNetVae.Cli;
+
+/// <summary>The <c>mlnetvae</c> command line: the root command, its global options and one subcommand per file in Commands/.</summary>
+internal static class CliApp
+{
+    /// <summary>Shows the stack trace of an error; every command reads it.</summary>
+    public static readonly Option<bool> Verbose = new("--verbose")
+    {
+        Description = "Show the full exception (stack trace) when a command fails.",
+        Recursive = true,
+    };
+
+    /// <summary>Parses <paramref name="args"/>, runs the command and returns the process exit code (see <see cref="ExitCodes"/>).</summary>
+    public static int Run(string[] args, CliContext context)
+    {
+        var parseResult = BuildRootCommand(context).Parse(args);
+        int exitCode = parseResult.Invoke(new InvocationConfiguration
+        {
+            Output = context.Out.Profile.Out.Writer,
+            Error = context.Error.Profile.Out.Writer,
+            // Commands hook Ctrl+C themselves and stop through the VAE's CancellationToken.
+            ProcessTerminationTimeout = null,
+        });
+        // System.CommandLine exits 1 for a parse error; usage errors are 2 everywhere in this tool.
+        return parseResult.Action is ParseErrorAction ? ExitCodes.UsageError : exitCode;
+    }
+
+    public static RootCommand BuildRootCommand(CliContext context)
+    {
+        var root = new RootCommand(
+            "mlnetvae: train a variational autoencoder (MLNetVae) on a labelled CSV, compare it with a PCA baseline and export ONNX models.");
+        root.Options.Add(Verbose);
+        root.Subcommands.Add(DemoCommand.Create(context));
+        return root;
+    }
+}

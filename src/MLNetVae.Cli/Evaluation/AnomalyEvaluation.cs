@@ -1,0 +1,85 @@
+using Microsoft.ML;
+
+namespace MLNetVae.Cli.Evaluation;
+
+/// <summary>How well one method's anomaly scores separate the labelled anomalies from the normal rows.</summary>
+/// <param name="Method">Name shown in the table, e.g. "VAE (reconstruction error)".</param>
+/// <param name="RocAuc">Area under the ROC curve (ML.NET's anomaly-detection evaluator).</param>
+/// <param name="Threshold">Score above which a row is flagged: the <paramref name="ThresholdQuantile"/> quantile of all scores.</param>
+/// <param name="ThresholdQuantile">Quantile that sets <paramref name="Threshold"/> (0.95: the top 5% are flagged).</param>
+/// <param name="Flagged">Rows with a score above the threshold.</param>
+/// <param name="PrecisionAtThreshold">Share of the flagged rows that are labelled anomalies.</param>
+/// <param name="RecallAtThreshold">Share of the labelled anomalies that are flagged.</param>
+/// <param name="DetectionRate">ML.NET's detection rate at <paramref name="FalsePositiveCount"/> false positives: the share of anomalies ranked above the K-th highest-scoring normal row.</param>
+/// <param name="FalsePositiveCount">K of <paramref name="DetectionRate"/>.</param>
+/// <param name="TrainSeconds">Wall-clock training time.</param>
+/// <param name="ScoreSeconds">Wall-clock time to score every row.</param>
+internal sealed record AnomalyResult(
+    string Method,
+    double RocAuc,
+    double Threshold,
+    double ThresholdQuantile,
+    int Flagged,
+    double PrecisionAtThreshold,
+    double RecallAtThreshold,
+    double DetectionRate,
+    int FalsePositiveCount,
+    double TrainSeconds,
+    double ScoreSeconds);
+
+/// <summary>Evaluates anomaly scores against labels with <c>ml.AnomalyDetection.Evaluate</c>, the same way for every method.</summary>
+internal static class AnomalyEvaluation
+{
+    public const double DefaultThresholdQuantile = 0.95;
+    public const int DefaultFalsePositiveCount = 10;
+
+    /// <summary>
+    /// Scores are "higher = more anomalous". Builds the rows ML.NET's evaluator needs (Label Single, Score Single,
+    /// PredictedLabel = score &gt; threshold) and evaluates them; precision and recall at the threshold are counted here.
+    /// </summary>
+    public static AnomalyResult Evaluate(MLContext ml, string method, float[] labels, float[] scores,
+        double trainSeconds, double scoreSeconds,
+        double thresholdQuantile = DefaultThresholdQuantile, int falsePositiveCount = DefaultFalsePositiveCount)
+    {
+        if (labels.Length != scores.Length)
+            throw new InvalidOperationException($"{method}: {scores.Length} scores for {labels.Length} labels.");
+        if (scores.Any(s => !float.IsFinite(s)))
+            throw new InvalidOperationException($"{method} produced a non-finite score; it cannot be evaluated.");
+        if (!labels.Contains(1f) || !labels.Contains(0f))
+            throw new Infrastructure.CliException(
+                "The data needs both normal (Label 0) and anomalous (Label 1) rows to measure ROC-AUC.",
+                "Use a data set with both kinds of rows.");
+
+        float threshold = Quantile(scores, thresholdQuantile);
+        var rows = new ScoredRow[labels.Length];
+        for (int i = 0; i < rows.Length; i++)
+            rows[i] = new ScoredRow { Label = labels[i], Score = scores[i], PredictedLabel = scores[i] > threshold };
+
+        var metrics = ml.AnomalyDetection.Evaluate(ml.Data.LoadFromEnumerable(rows),
+            labelColumnName: nameof(ScoredRow.Label), scoreColumnName: nameof(ScoredRow.Score),
+            predictedLabelColumnName: nameof(ScoredRow.PredictedLabel), falsePositiveCount: falsePositiveCount);
+
+        int flagged = rows.Count(r => r.PredictedLabel);
+        int truePositives = rows.Count(r => r.PredictedLabel && r.Label == 1f);
+        int anomalies = rows.Count(r => r.Label == 1f);
+        return new AnomalyResult(method, metrics.AreaUnderRocCurve, threshold, thresholdQuantile, flagged,
+            flagged == 0 ? 0 : (double)truePositives / flagged, (double)truePositives / anomalies,
+            metrics.DetectionRateAtFalsePositiveCount, falsePositiveCount, trainSeconds, scoreSeconds);
+    }
+
+    /// <summary>The <paramref name="q"/> quantile by the nearest-rank rule: at least a fraction q of the values are &lt;= it.</summary>
+    internal static float Quantile(float[] values, double q)
+    {
+        var sorted = (float[])values.Clone();
+        Array.Sort(sorted);
+        int rank = (int)Math.Ceiling(q * sorted.Length);
+        return sorted[Math.Clamp(rank - 1, 0, sorted.Length - 1)];
+    }
+
+    private sealed class ScoredRow
+    {
+        public float Label { get; set; }
+        public float Score { get; set; }
+        public bool PredictedLabel { get; set; }
+    }
+}

@@ -1,0 +1,70 @@
+using MLNetVae;
+using Spectre.Console;
+
+namespace MLNetVae.Cli.Infrastructure;
+
+/// <summary>
+/// Runs a command body with the shared behaviour of every command: Ctrl+C cancels through a
+/// <see cref="CancellationToken"/>, and exceptions become one readable red line, a hint and an exit code.
+/// </summary>
+internal static class CommandExecution
+{
+    public static int Run(CliContext context, bool verbose, Func<CancellationToken, int> body)
+    {
+        using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
+        ConsoleCancelEventHandler onCancelKey = (_, e) =>
+        {
+            // First Ctrl+C: stop cleanly at the next batch. A second one while we are still stopping: let the process die.
+            e.Cancel = !cancellation.IsCancellationRequested;
+            cancellation.Cancel();
+        };
+        if (context.HandleCtrlC)
+            Console.CancelKeyPress += onCancelKey;
+        try
+        {
+            return body(cancellation.Token);
+        }
+        catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+        {
+            context.Error.MarkupLine("[yellow]Cancelled[/] (Ctrl+C).");
+            return ExitCodes.Cancelled;
+        }
+        catch (Exception e)
+        {
+            var (message, hint, code) = Describe(e);
+            context.Error.MarkupLineInterpolated($"[red]error:[/] {message}");
+            if (hint is not null)
+                context.Error.MarkupLineInterpolated($"[grey]hint:[/] {hint}");
+            if (verbose)
+                context.Error.WriteException(e);
+            return code;
+        }
+        finally
+        {
+            if (context.HandleCtrlC)
+                Console.CancelKeyPress -= onCancelKey;
+        }
+    }
+
+    private static (string Message, string? Hint, int ExitCode) Describe(Exception e) => e switch
+    {
+        CliException cli => (cli.Message, cli.Hint, cli.ExitCode),
+        VaeTrainingDivergedException diverged => (diverged.Message,
+            "Try a smaller --learning-rate or a larger batch; --verbose shows where it happened.", ExitCodes.Failure),
+        // The library validates options and data with ArgumentException (the message names the option or row).
+        ArgumentException argument => (OneLine(argument), "Check the options and the data file; --verbose shows the details.", ExitCodes.UsageError),
+        FileNotFoundException missing => (missing.Message, "Check the path.", ExitCodes.UsageError),
+        DirectoryNotFoundException missing => (missing.Message, "Check the path.", ExitCodes.UsageError),
+        UnauthorizedAccessException denied => (denied.Message, "Check the permissions of the output folder.", ExitCodes.Failure),
+        IOException io => (io.Message, null, ExitCodes.Failure),
+        _ => ($"{e.GetType().Name}: {e.Message}", "Run again with --verbose for the stack trace.", ExitCodes.Failure),
+    };
+
+    /// <summary>An ArgumentException's message without the " (Parameter 'x')" and "Actual value was" lines .NET appends.</summary>
+    private static string OneLine(ArgumentException e)
+    {
+        string message = e.Message.Split('\n')[0].TrimEnd();
+        string suffix = $" (Parameter '{e.ParamName}')";
+        return e.ParamName is not null && message.EndsWith(suffix, StringComparison.Ordinal) ? message[..^suffix.Length] : message;
+    }
+}

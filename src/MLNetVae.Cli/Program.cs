@@ -1,0 +1,3 @@
+using MLNetVae.Cli;
+
+return CliApp.Run(args, CliContext.ForConsole());
