@@ -61,9 +61,9 @@ internal static class DemoCommand
         };
         var output = new Option<string>("--output", "-o")
         {
-            Description = "Folder for encoder.onnx, decoder.onnx, latent.png, loss.png and report.json.",
+            Description = "Folder for encoder.onnx, decoder.onnx, latent.png, loss.png and report.json (default: a new demo-output/<date-time> folder per run, so nothing earlier is overwritten).",
             HelpName = "folder",
-            DefaultValueFactory = _ => DefaultOutputPath,
+            DefaultValueFactory = _ => Path.Combine(DefaultOutputPath, DateTime.Now.ToString("yyyyMMdd-HHmmss", System.Globalization.CultureInfo.InvariantCulture)),
         };
         var epochs = new Option<int>("--epochs")
         {
