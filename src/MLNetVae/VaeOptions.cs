@@ -41,8 +41,6 @@ public sealed class VaeOptions
         public const double StandardizeScaleFloor = 0.01;
         /// <summary>Largest absolute log-variance the training loss evaluates (see <see cref="VaeOptions.LogVarianceLimit"/>).</summary>
         public const double LogVarianceLimit = 20;
-        /// <summary>Largest L2 norm of the gradient per training row (see <see cref="VaeOptions.GradientClipNormPerRow"/>).</summary>
-        public const double GradientClipNormPerRow = 10;
         /// <summary>Name of the output column holding the latent mean.</summary>
         public const string MuColumnName = "Mu";
         /// <summary>Name of the output column holding the latent log-variance.</summary>
@@ -106,17 +104,21 @@ public sealed class VaeOptions
     public double StandardizeScaleFloor { get; set; } = Defaults.StandardizeScaleFloor;
 
     /// <summary>
-    /// Training safeguard: the loss evaluates <c>exp(logvar)</c> with logvar clamped to ±this value, so one extreme
-    /// input cannot overflow the KL term and turn every weight into NaN. It changes nothing while |logvar| stays
-    /// below the limit (σ² ≈ 4.9e8 at 20); the model and its outputs are not clamped. Must be positive.
+    /// Training safeguard: the loss and the reparameterization use logvar clamped from above at this value, so one
+    /// extreme input cannot overflow exp(logvar) and turn every weight into NaN (the unguarded design does that on
+    /// standardized Shuttle data in its second epoch). It changes nothing while logvar stays below the limit
+    /// (σ² ≈ 4.9e8 at 20): training is bit-identical on every data set that trains without it. The model and its
+    /// outputs are not clamped. Must be positive.
     /// </summary>
     public double LogVarianceLimit { get; set; } = Defaults.LogVarianceLimit;
 
     /// <summary>
-    /// Training safeguard: the gradient's global L2 norm is clipped to this value times the batch's row count
-    /// (the loss is a sum over rows). <see langword="null"/> or 0 turns clipping off.
+    /// Optional: clip the gradient's global L2 norm to this value times the batch's row count (the loss is a sum over
+    /// rows). Off by default (<see langword="null"/> or 0): measured on 23 real data sets, no single threshold helped
+    /// everywhere and clipping changed results on sets that train fine; <see cref="LogVarianceLimit"/> is what keeps
+    /// training finite.
     /// </summary>
-    public double? GradientClipNormPerRow { get; set; } = Defaults.GradientClipNormPerRow;
+    public double? GradientClipNormPerRow { get; set; }
 
     /// <summary>
     /// Threads used by TorchSharp while training; <see langword="null"/> keeps TorchSharp's default. The same seed and

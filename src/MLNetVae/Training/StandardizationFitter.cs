@@ -11,8 +11,8 @@ internal static class StandardizationFitter
 
     /// <summary>
     /// Mean and population standard deviation per feature over <paramref name="rows"/>, each scale raised to
-    /// <c>max(1e-6, floorFraction · mean standard deviation)</c>. Accumulates in double (Welford-free two-pass
-    /// is fine: the data is in memory).
+    /// <c>max(1e-6, floorFraction · mean standard deviation)</c>; constant features get scale 1. Two passes in
+    /// double (the data is in memory).
     /// </summary>
     public static FeatureStandardization Fit(FeatureMatrix data, ReadOnlySpan<int> rows, double floorFraction)
     {
@@ -39,9 +39,10 @@ internal static class StandardizationFitter
         int count = rows.Length;
         var std = squares.Select(s => Math.Sqrt(s / count)).ToArray();
         double floor = Math.Max(AbsoluteScaleFloor, floorFraction * std.Average());
-        return new FeatureStandardization(
-            mean.Select(m => (float)m).ToArray(),
-            std.Select(s => (float)Math.Max(s, floor)).ToArray());
+        // A constant column gets scale 1, not the floor: a value it never showed in training must not be
+        // multiplied by 1/floor at scoring time. Near-constant columns are raised to the floor.
+        var scale = std.Select((s, j) => s < AbsoluteScaleFloor * Math.Max(1, Math.Abs(mean[j])) ? 1.0 : Math.Max(s, floor));
+        return new FeatureStandardization(mean.Select(m => (float)m).ToArray(), scale.Select(s => (float)s).ToArray());
     }
 
     /// <summary>x ← (x − mean) / scale for every row, in float32 exactly as the exported ONNX encoder computes it.</summary>

@@ -6,32 +6,26 @@ namespace MLNetVae.Training;
 internal static class VaeLoss
 {
     /// <summary>
-    /// Loss terms of one batch (each a scalar tensor). <paramref name="logVarLimit"/> guards the
-    /// exp(logvar) of the KL term (see <see cref="SafeExp"/>); with it infinite this is exactly the reference.
+    /// Loss terms of one batch (each a scalar tensor): the reference's
+    /// <c>sum((x̂ − x)²) + β · (−½ · sum(1 + lv − mu² − exp(lv)))</c> with lv = <see cref="Guard"/>(logvar).
+    /// With an infinite <paramref name="logVarLimit"/> this is exactly the reference.
     /// </summary>
     public static (Tensor Loss, Tensor Reconstruction, Tensor Kl) Compute(
         Tensor reconstruction, Tensor x, Tensor mu, Tensor logVar, double beta, double logVarLimit)
     {
         var rec = nn.functional.mse_loss(reconstruction, x, reduction: nn.Reduction.Sum);
-        var variance = SafeExp(logVar, logVarLimit);
-        var kl = (1 + logVar - mu.pow(2) - variance).sum() * -0.5;
+        var lv = Guard(logVar, logVarLimit);
+        var kl = (1 + lv - mu.pow(2) - lv.exp()).sum() * -0.5;
         return (rec + kl * beta, rec, kl);
     }
 
     /// <summary>
-    /// exp(t) for t ≤ limit, continued as the tangent line e^limit · (1 + t − limit) above it.
-    /// Below the limit the value and gradient are exp's own; above it they stay finite and keep
-    /// pushing t back down, where a plain exp overflows to ∞ and turns every weight into NaN
-    /// (the reference does this on standardized Shuttle data in its first epoch).
+    /// The training safeguard: logvar clamped from above at <paramref name="limit"/> wherever the loss and the
+    /// reparameterization evaluate it. Below the limit values and gradients are untouched (bit-identical training on
+    /// every data set that trains without it); above it exp(logvar) cannot overflow, and the clamped entries stop
+    /// receiving gradient instead of blowing every weight up to NaN, as the unguarded reference does on Shuttle.
+    /// Only training uses it: the network, and so the exported encoder, output the raw logvar.
     /// </summary>
-    public static Tensor SafeExp(Tensor t, double limit)
-    {
-        if (double.IsPositiveInfinity(limit))
-            return t.exp();
-        using var clamped = t.clamp_max(limit);
-        using var inside = clamped.exp();
-        using var tail = (t - limit + 1) * Math.Exp(limit);
-        using var above = t.gt(limit);
-        return where(above, tail, inside);
-    }
+    public static Tensor Guard(Tensor logVar, double limit) =>
+        double.IsPositiveInfinity(limit) ? logVar : logVar.clamp_max(limit);
 }

@@ -45,8 +45,8 @@ internal sealed class VaeNetwork : nn.Module<Tensor, Tensor, (Tensor Reconstruct
     public Tensor Decode(Tensor z) => decoder.forward(z);
 
     /// <summary>
-    /// Training forward pass with caller-supplied noise: <c>z = mu + σ · eps</c>, σ = exp(logvar/2)
-    /// (through <see cref="VaeLoss.SafeExp"/>, identical below the limit).
+    /// Training forward pass with caller-supplied noise: <c>z = mu + exp(lv/2) · eps</c> with
+    /// lv = <see cref="VaeLoss.Guard"/>(logvar) (identical to the raw logvar below the limit).
     /// </summary>
     public override (Tensor Reconstruction, Tensor Mu, Tensor LogVar) forward(Tensor x, Tensor eps) =>
         Forward(x, eps, double.PositiveInfinity);
@@ -54,7 +54,7 @@ internal sealed class VaeNetwork : nn.Module<Tensor, Tensor, (Tensor Reconstruct
     public (Tensor Reconstruction, Tensor Mu, Tensor LogVar) Forward(Tensor x, Tensor eps, double logVarLimit)
     {
         var (mu, logVar) = Encode(x);
-        var sigma = VaeLoss.SafeExp(logVar * 0.5, 0.5 * logVarLimit);
+        var sigma = (VaeLoss.Guard(logVar, logVarLimit) * 0.5).exp();
         var z = mu + sigma * eps;
         return (Decode(z), mu, logVar);
     }

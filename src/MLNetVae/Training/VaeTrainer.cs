@@ -205,7 +205,8 @@ internal sealed class VaeTrainer
         return new VaeTrainingDivergedException(epoch, batch, loss,
             $"VAE training diverged: the loss became {loss} at {where}. No model was returned. " +
             $"Try a lower LearningRate (now {options.LearningRate}), Standardize = true (now {options.Standardize}), " +
-            "a smaller GradientClipNormPerRow, or look for extreme values in the input column.");
+            $"a lower LogVarianceLimit (now {options.LogVarianceLimit}), smaller HiddenDim/LatentDim for few input features, " +
+            "or look for extreme values in the input column.");
     }
 }
 

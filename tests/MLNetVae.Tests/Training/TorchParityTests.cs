@@ -81,16 +81,18 @@ public class TorchParityTests
     }
 
     [Fact]
-    public void SafeExpIsExpBelowTheLimitAndFiniteAbove()
+    public void TheLogVarianceGuardChangesNothingBelowTheLimitAndStopsGradientAbove()
     {
-        using var t = tensor(new float[] { -5f, 0f, 3f, 19.9f, 25f, 1000f });
-        using var safe = VaeLoss.SafeExp(t, 20);
-        var values = safe.data<float>().ToArray();
-        for (int i = 0; i < 4; i++)
-            Assert.Equal(MathF.Exp(t[i].item<float>()), values[i], 1e-6f * MathF.Exp(t[i].item<float>()));
-        Assert.All(values, v => Assert.True(float.IsFinite(v)));
-        Assert.Equal(MathF.Exp(20) * (1 + 5), values[4], 1e-3f * values[4]);
-        Assert.True(values[5] > values[4]);
+        using var logVar = tensor(new float[] { -5f, 0f, 3f, 19.9f, 25f, 1000f }).requires_grad_();
+        using var guarded = VaeLoss.Guard(logVar, 20);
+        using var variance = guarded.exp();
+        Assert.Equal(new[] { -5f, 0f, 3f, 19.9f, 20f, 20f }, guarded.data<float>().ToArray());
+        Assert.All(variance.data<float>().ToArray(), v => Assert.True(float.IsFinite(v)));
+        variance.sum().backward();
+        var gradient = logVar.grad!.data<float>().ToArray();
+        Assert.Equal(MathF.Exp(3f), gradient[2], 1e-5f * MathF.Exp(3f));
+        Assert.Equal(0f, gradient[4]);
+        Assert.Equal(0f, gradient[5]);
     }
 
     private static Tensor ToTensor(float[,] values)

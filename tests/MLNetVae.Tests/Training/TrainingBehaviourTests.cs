@@ -143,6 +143,28 @@ public class TrainingBehaviourTests
     }
 
     [Fact]
+    public void TheUnguardedDesignDivergesOnShuttleAndTheDefaultGuardKeepsItFinite()
+    {
+        // Shuttle's standardized outliers (up to 122) drive logvar until exp overflows: the PyTorch reference and
+        // this trainer without the guard both die in epoch 2. The default LogVarianceLimit keeps every weight finite.
+        var ml = new MLContext(seed: 1);
+        var shuttle = TestData.LoadLabelledCsv(ml, TestData.ShuttleCsv);
+        var options = new VaeOptions { Epochs = 2, NumberOfThreads = 1, Seed = 0, ValidationFraction = 0 };
+
+        var unguarded = options.Clone();
+        unguarded.LogVarianceLimit = double.PositiveInfinity; // not allowed through the public API
+        var data = MLNetVae.Data.FeatureMatrix.Read(shuttle, "Features");
+        var ex = Assert.Throws<VaeTrainingDivergedException>(
+            () => new MLNetVae.Training.VaeTrainer(unguarded, 0, TorchSharp.torch.CPU, _ => { }).Train(data));
+        Assert.Equal(2, ex.Epoch);
+        Assert.Contains("LogVarianceLimit", ex.Message);
+
+        using var model = ml.Transforms.VariationalAutoencoder(options).Fit(shuttle);
+        Assert.True(model.Weights.AllFinite());
+        Assert.All(model.TrainingReport!.Epochs, e => Assert.True(double.IsFinite(e.TrainLoss)));
+    }
+
+    [Fact]
     public void AskingForAGpuWithoutCudaFailsClearlyOrFallsBack()
     {
         var ml = new MLContext(seed: 1) { GpuDeviceId = 0, FallbackToCpu = false };
