@@ -12,6 +12,7 @@
 #   PYTHON=/usr/bin/python3   interpreter with torch for the PyTorch reference
 #   PERF_PY=...     path of the reference perf.py (default: ../shared/reference/perf.py beside the repo)
 #   NO_BUILD=1      reuse the existing Release build
+#   REPORT_OUT=bench/results/latest   summary path prefix (.json and .md are added)
 #   EXTRA_TRAIN_ARGS / EXTRA_SCORE_ARGS / ... extra arguments for a part
 set -euo pipefail
 
@@ -102,4 +103,4 @@ for part in "${PARTS[@]}"; do
 done
 
 echo "== summary ($(( $(date +%s) - START ))s; load average now: $(cut -d' ' -f1-3 /proc/loadavg))"
-"$BIN" report --run-dir "$RUN_DIR" --out bench/results/latest
+"$BIN" report --run-dir "$RUN_DIR" --out "${REPORT_OUT:-bench/results/latest}"

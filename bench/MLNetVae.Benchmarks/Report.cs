@@ -64,12 +64,14 @@ internal static class Report
             ? "## Training throughput (samples/s)"
             : Str($"## Training throughput (samples/s; {st["dim"]}/{st["hidden"]}/{st["latent"]}, batch {st["batch"]}, {st["threads"]} threads, {(int)st["rows"]!:N0} rows ~ N(0,1), {st["epochs_per_rep"]} epochs per repetition)"));
         md.AppendLine();
-        var table = new Table("round", "MLNetVae (epochs)", "MLNetVae (whole Fit)", "PyTorch", "ours / PyTorch");
+        var table = new Table("round", "MLNetVae (epochs)", "MLNetVae (whole Fit)", "PyTorch", "ours / PyTorch", "load avg (1 min) around the C# run");
         var ratios = new List<double>();
         var pairs = new JsonArray();
         var ourRates = new List<double>();
         var ourWall = new List<double>();
         var pyRates = new List<double>();
+        var quietRatios = new List<double>();
+        int cpus = (int?)ours.FirstOrDefault()?["machine"]?["logical_cpus"] ?? Environment.ProcessorCount;
         var rounds = ours.Select(r => (int?)r["round"] ?? 0).Concat(pytorch.Select(p => p.Round)).Distinct().OrderBy(r => r);
         foreach (int round in rounds)
         {
@@ -82,7 +84,13 @@ internal static class Report
             if (wall is { } w) ourWall.Add(w);
             if (py is { } b) pyRates.Add(b);
             if (ratio is { } r) ratios.Add(r);
-            table.Add(round, Num(ourRate), Num(wall), Num(py), ratio?.ToString("F3", Inv) ?? "n/a");
+            string load = string.Join("; ", mine.Select(x => Str($"{(double)x!["load_avg_before"]!:F1} → {(double)x["load_avg_after"]!:F1}")));
+            // Our own process accounts for about `threads` of the load; much more means another process had the cores.
+            double maxLoad = mine.Select(x => Math.Max((double)x!["load_avg_before"]!, (double)x["load_avg_after"]!)).DefaultIfEmpty(double.NaN).Max();
+            bool quiet = maxLoad <= cpus + 1.5;
+            if (quiet && ratio is { } q) quietRatios.Add(q);
+            if (!quiet) load += " (loaded)";
+            table.Add(round, Num(ourRate), Num(wall), Num(py), ratio?.ToString("F3", Inv) ?? "n/a", load);
             pairs.Add(new JsonObject { ["round"] = round, ["ours_samples_per_s"] = ourRate, ["ours_fit_wall_samples_per_s"] = wall, ["pytorch_samples_per_s"] = py, ["ratio"] = ratio });
         }
         var train = new JsonObject
@@ -102,6 +110,10 @@ internal static class Report
         md.AppendLine(table.ToMarkdown());
         md.AppendLine(Str($"MLNetVae {Spread.Of(ourRates).Format()} samples/s; PyTorch {(pyRates.Count > 0 ? Spread.Of(pyRates).Format() : "not measured")} samples/s; " +
                                                   $"**ours / PyTorch {(ratios.Count > 0 ? Spread.Of(ratios).Format("F3") : "n/a")}** (per interleaved round)."));
+        md.AppendLine(Str($"Rounds whose 1-minute load average stayed <= {cpus + 1.5:F1} (about our own threads plus 1.5) around the C# run: " +
+                          (quietRatios.Count > 0 ? $"**ours / PyTorch {Spread.Of(quietRatios).Format("F3")}** over {quietRatios.Count} round(s)." : "none; every round ran on a loaded machine and the ratios are noise.")));
+        train["ratio_ours_vs_pytorch_quiet_rounds"] = quietRatios.Count > 0 ? Spread.Of(quietRatios).ToJson() : null;
+        train["quiet_load_threshold"] = cpus + 1.5;
         if (pytorch.Count == 0)
             md.AppendLine("The PyTorch reference (../shared/reference/perf.py) was not found or not run: no ratio.");
         md.AppendLine();
