@@ -1,0 +1,85 @@
+using System.CommandLine;
+using MLNetVae.Benchmarks;
+
+// MLNetVae benchmarks. Every command prints a table and appends one JSON object to --results
+// (default bench/results/results.jsonl). scripts/bench.sh builds Release once, runs the commands
+// (training interleaved with the PyTorch reference in fresh processes) and writes bench/results/latest.{json,md}.
+
+// Invariant number formatting in tables and files, whatever the machine's locale.
+System.Globalization.CultureInfo.DefaultThreadCurrentCulture = System.Globalization.CultureInfo.InvariantCulture;
+System.Globalization.CultureInfo.CurrentCulture = System.Globalization.CultureInfo.InvariantCulture;
+
+var results = new Option<string>("--results") { Description = "JSON Lines file to append results to", DefaultValueFactory = _ => RepoPaths.DefaultResultsFile };
+var threads = new Option<int>("--threads") { Description = "TorchSharp / ONNX Runtime threads", DefaultValueFactory = _ => 2 };
+var dim = new Option<int>("--dim") { Description = "input features", DefaultValueFactory = _ => 768 };
+var hidden = new Option<int>("--hidden") { Description = "hidden width", DefaultValueFactory = _ => 512 };
+var latent = new Option<int>("--latent") { Description = "latent size", DefaultValueFactory = _ => 256 };
+var batch = new Option<int>("--batch") { Description = "training batch size", DefaultValueFactory = _ => 256 };
+var seed = new Option<int>("--seed") { Description = "data and training seed", DefaultValueFactory = _ => 0 };
+var noClip = new Option<bool>("--no-grad-clip") { Description = "turn off the library's default gradient clipping (the PyTorch reference does not clip)" };
+
+var root = new RootCommand("MLNetVae benchmarks: training throughput, training memory, batch scoring, single-row latency.");
+
+// train
+var trainRows = new Option<int>("--rows") { Description = "training rows ~ N(0,1)", DefaultValueFactory = _ => 50_000 };
+var trainEpochs = new Option<int>("--epochs") { Description = "epochs per repetition", DefaultValueFactory = _ => 2 };
+var trainReps = new Option<int>("--reps") { Description = "timed repetitions (each a fresh Fit) after the warm-up", DefaultValueFactory = _ => 3 };
+var warmupRows = new Option<int>("--warmup-rows") { Description = "rows of the untimed warm-up Fit (2 epochs)", DefaultValueFactory = _ => 20 * 256 };
+var round = new Option<int?>("--round") { Description = "round number, set by bench.sh to pair with the PyTorch run of the same round" };
+var train = new Command("train", "Training throughput of VaeEstimator.Fit from an IDataView (samples/s).")
+{
+    trainRows, trainEpochs, trainReps, warmupRows, round, threads, dim, hidden, latent, batch, seed, noClip, results,
+};
+train.SetAction(p => TrainBenchmark.Run(
+    new TrainSettings(p.GetValue(trainRows), p.GetValue(dim), p.GetValue(hidden), p.GetValue(latent), p.GetValue(batch), p.GetValue(threads), p.GetValue(seed), !p.GetValue(noClip)),
+    p.GetValue(trainEpochs), p.GetValue(trainReps), p.GetValue(warmupRows), p.GetValue(round), p.GetValue(results)!));
+root.Add(train);
+
+// memory
+var memRows = new Option<int>("--rows") { Description = "training rows", DefaultValueFactory = _ => 50_000 };
+var memEpochs = new Option<int>("--epochs") { Description = "epochs of the one Fit", DefaultValueFactory = _ => 10 };
+var checkpoint = new Option<int>("--checkpoint") { Description = "epoch whose peak is the baseline of the ratio", DefaultValueFactory = _ => 2 };
+var memTarget = new Option<double>("--target") { Description = "largest acceptable peak@epochs / peak@checkpoint", DefaultValueFactory = _ => 1.15 };
+var memory = new Command("memory", "Peak and current RSS per epoch of one long Fit; ratio of the peaks.")
+{
+    memRows, memEpochs, checkpoint, memTarget, threads, dim, hidden, latent, batch, seed, noClip, results,
+};
+memory.SetAction(p => MemoryBenchmark.Run(
+    new TrainSettings(p.GetValue(memRows), p.GetValue(dim), p.GetValue(hidden), p.GetValue(latent), p.GetValue(batch), p.GetValue(threads), p.GetValue(seed), !p.GetValue(noClip)),
+    p.GetValue(memEpochs), p.GetValue(checkpoint), p.GetValue(memTarget), p.GetValue(results)!));
+root.Add(memory);
+
+// score
+var scoreRows = new Option<int>("--rows") { Description = "rows scored by (a) and (b)", DefaultValueFactory = _ => 100_000 };
+var applyRows = new Option<int>("--apply-onnx-rows") { Description = "rows scored by (c) ApplyOnnxModel (slow)", DefaultValueFactory = _ => 5_000 };
+var scoreReps = new Option<int>("--reps") { Description = "interleaved repetitions", DefaultValueFactory = _ => 3 };
+var targetRaw = new Option<double>("--target-raw") { Description = "target for (a)/(b)", DefaultValueFactory = _ => 0.8 };
+var targetApply = new Option<double>("--target-apply") { Description = "target for (a)/(c)", DefaultValueFactory = _ => 10 };
+var score = new Command("score", "Batch scoring: MLNetVae Transform vs raw ONNX Runtime vs ML.NET ApplyOnnxModel (rows/s).")
+{
+    scoreRows, applyRows, scoreReps, targetRaw, targetApply, threads, dim, hidden, latent, results,
+};
+score.SetAction(p => ScoreBenchmark.Run(p.GetValue(scoreRows), p.GetValue(applyRows), p.GetValue(scoreReps), p.GetValue(threads),
+    p.GetValue(dim), p.GetValue(hidden), p.GetValue(latent), p.GetValue(targetRaw), p.GetValue(targetApply), p.GetValue(results)!));
+root.Add(score);
+
+// latency
+var calls = new Option<int>("--calls") { Description = "timed single-row calls", DefaultValueFactory = _ => 2_000 };
+var latencyWarmup = new Option<int>("--warmup") { Description = "untimed calls first", DefaultValueFactory = _ => 200 };
+var bdn = new Option<bool>("--bdn") { Description = "also run BenchmarkDotNet (in-process toolchain, ~1-2 min)" };
+var latency = new Command("latency", "PredictionEngine single-row latency p50/p99 (and raw ONNX Runtime at batch 1).")
+{
+    calls, latencyWarmup, bdn, threads, dim, hidden, latent, results,
+};
+latency.SetAction(p => LatencyBenchmark.Run(p.GetValue(calls), p.GetValue(latencyWarmup), p.GetValue(threads),
+    p.GetValue(dim), p.GetValue(hidden), p.GetValue(latent), p.GetValue(bdn), p.GetValue(results)!));
+root.Add(latency);
+
+// report
+var runDir = new Option<string>("--run-dir") { Description = "folder with results.jsonl and pytorch-ROUND.json", Required = true };
+var output = new Option<string>("--out") { Description = "output path prefix (.json and .md are added)", DefaultValueFactory = _ => Path.Combine(RepoPaths.Root, "bench", "results", "latest") };
+var report = new Command("report", "Summarize a bench.sh run into PREFIX.json and PREFIX.md.") { runDir, output };
+report.SetAction(p => Report.Run(p.GetValue(runDir)!, p.GetValue(output)!));
+root.Add(report);
+
+return root.Parse(args).Invoke();

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# MLNetVae benchmarks: builds bench/MLNetVae.Benchmarks in Release once, runs the requested parts and
+# writes bench/results/latest.json + latest.md (see docs/benchmarks.md).
+#
+#   scripts/bench.sh                  # all parts: train memory score latency
+#   scripts/bench.sh train score      # only these
+#
+# Environment:
+#   ROUNDS=3        interleaved training rounds (each: one MLNetVae process and one PyTorch process)
+#   TRAIN_ROWS=50000  training rows for both sides (smaller only for a quick check of the script)
+#   BDN=1           also run BenchmarkDotNet in the latency part (0 to skip, saves ~1 min)
+#   PYTHON=/usr/bin/python3   interpreter with torch for the PyTorch reference
+#   PERF_PY=...     path of the reference perf.py (default: ../shared/reference/perf.py beside the repo)
+#   NO_BUILD=1      reuse the existing Release build
+#   REPORT_OUT=bench/results/latest   summary path prefix (.json and .md are added)
+#   EXTRA_TRAIN_ARGS / EXTRA_SCORE_ARGS / ... extra arguments for a part
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+PROJECT=bench/MLNetVae.Benchmarks/MLNetVae.Benchmarks.csproj
+BIN=bench/MLNetVae.Benchmarks/bin/Release/net10.0/MLNetVae.Benchmarks
+ROUNDS="${ROUNDS:-3}"
+TRAIN_ROWS="${TRAIN_ROWS:-50000}"
+BDN="${BDN:-1}"
+PYTHON="${PYTHON:-/usr/bin/python3}"
+PERF_PY="${PERF_PY:-$ROOT/../shared/reference/perf.py}"
+
+PARTS=("$@")
+[ ${#PARTS[@]} -eq 0 ] && PARTS=(train memory score latency)
+for p in "${PARTS[@]}"; do
+  case "$p" in train|memory|score|latency) ;; *) echo "unknown part '$p' (train, memory, score, latency)" >&2; exit 2 ;; esac
+done
+
+# The PyTorch reference's default variant leaves OMP_WAIT_POLICY unset; do the same for both sides.
+unset OMP_WAIT_POLICY
+
+if [ "${NO_BUILD:-0}" != 1 ]; then
+  echo "== building $PROJECT (Release)"
+  dotnet build -c Release "$PROJECT" -nologo -v quiet
+fi
+
+RUN_DIR="bench/results/runs/$(date -u +%Y%m%dT%H%M%SZ)"
+mkdir -p "$RUN_DIR"
+RESULTS="$RUN_DIR/results.jsonl"
+START=$(date +%s)
+echo "== run folder: $RUN_DIR"
+echo "== machine: $(lscpu | grep 'Model name' | sed 's/Model name:[[:space:]]*//'), $(nproc) cores; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+run_cs() { # part args...
+  local part=$1; shift
+  "$BIN" "$part" --results "$RESULTS" "$@" 2>&1 | tee -a "$RUN_DIR/$part.log"
+}
+
+run_py() { # round
+  local round=$1
+  echo "-- PyTorch reference, round $round: $PYTHON $PERF_PY --single --threads 2 --reps 1"
+  # Inference is part of perf.py's single run but not compared here: keep it short.
+  "$PYTHON" "$PERF_PY" --single --threads 2 --reps 1 --n "$TRAIN_ROWS" --batch 256 --epochs 2 --warmup-steps 20 \
+      --n-infer 10240 > "$RUN_DIR/pytorch-$round.out" 2>> "$RUN_DIR/pytorch.log"
+  tail -n 1 "$RUN_DIR/pytorch-$round.out" > "$RUN_DIR/pytorch-$round.json"
+  "$PYTHON" -c 'import json,sys; r=json.load(open(sys.argv[1])); print("   PyTorch %s: %.0f samples/s (torch %s)" % (sys.argv[2], r["train_samples_per_s_median"], r["env"].get("torch", "?")))' \
+      "$RUN_DIR/pytorch-$round.json" "$round"
+}
+
+for part in "${PARTS[@]}"; do
+  case "$part" in
+    train)
+      have_py=1
+      if [ ! -f "$PERF_PY" ]; then
+        echo "!! PyTorch reference not found at $PERF_PY (set PERF_PY): training is measured without the comparison" | tee -a "$RUN_DIR/train.log"
+        have_py=0
+      elif ! "$PYTHON" -c 'import torch' 2>/dev/null; then
+        echo "!! $PYTHON cannot import torch (set PYTHON): training is measured without the comparison" | tee -a "$RUN_DIR/train.log"
+        have_py=0
+      fi
+      # Fresh processes, interleaved; the order alternates (C# Py, Py C#, ...) so a slow drift of the
+      # shared machine's load hits both sides of a round alike.
+      for ((r = 1; r <= ROUNDS; r++)); do
+        echo "== train round $r/$ROUNDS"
+        if (( r % 2 == 1 )) || [ $have_py = 0 ]; then
+          run_cs train --reps 1 --round "$r" --rows "$TRAIN_ROWS" ${EXTRA_TRAIN_ARGS:-}
+          [ $have_py = 1 ] && run_py "$r"
+        else
+          run_py "$r"
+          run_cs train --reps 1 --round "$r" --rows "$TRAIN_ROWS" ${EXTRA_TRAIN_ARGS:-}
+        fi
+      done
+      ;;
+    memory)
+      echo "== memory"
+      run_cs memory ${EXTRA_MEMORY_ARGS:-}
+      ;;
+    score)
+      echo "== score"
+      run_cs score ${EXTRA_SCORE_ARGS:-}
+      ;;
+    latency)
+      echo "== latency"
+      if [ "$BDN" = 1 ]; then run_cs latency --bdn ${EXTRA_LATENCY_ARGS:-}; else run_cs latency ${EXTRA_LATENCY_ARGS:-}; fi
+      ;;
+  esac
+done
+
+echo "== summary ($(( $(date +%s) - START ))s; load average now: $(cut -d' ' -f1-3 /proc/loadavg))"
+"$BIN" report --run-dir "$RUN_DIR" --out "${REPORT_OUT:-bench/results/latest}"
