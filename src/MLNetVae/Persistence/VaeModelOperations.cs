@@ -60,7 +60,11 @@ public static class VaeModelOperations
         }
         catch (Exception e) when (e is InvalidOperationException or InvalidDataException or FormatException or IOException or ArgumentException)
         {
-            throw new VaeModelFileException(path, $"ML.NET could not load it ({e.Message}).", e);
+            // ML.NET wraps the cause (e.g. "Ouput tensor, Mu, does not exist in the ONNX model") in reflection errors.
+            var cause = e.GetBaseException();
+            string detail = cause == e ? e.Message : $"{e.Message}: {cause.Message.ReplaceLineEndings(" ")}";
+            throw new VaeModelFileException(path,
+                $"ML.NET could not load it ({detail}). If it held a VAE, its ONNX graph may have been replaced or damaged.", e);
         }
 
         int expected = vaes.Count;
