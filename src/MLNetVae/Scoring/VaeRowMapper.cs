@@ -16,6 +16,7 @@ internal sealed class VaeRowMapper : IRowToRowMapper
     {
         this.plan = plan;
         this.scorer = scorer;
+        scorer().Dispose(); // create the sessions now, so that setup errors surface when the engine is created
     }
 
     public DataViewSchema InputSchema => plan.InputSchema;

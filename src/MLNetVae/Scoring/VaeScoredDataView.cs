@@ -36,6 +36,7 @@ internal sealed class VaeScoredDataView : IDataView
     public DataViewRowCursor GetRowCursor(IEnumerable<DataViewSchema.Column> columnsNeeded, Random? rand = null)
     {
         var columns = columnsNeeded.ToList();
+        scorer().Dispose(); // create the sessions now, so that setup errors (e.g. no usable GPU) surface here
         var upstream = source.GetRowCursor(plan.InputColumnsNeeded(columns), rand);
         return new BlockCursor(upstream, plan, scorer, columns, blockSize);
     }
@@ -43,6 +44,7 @@ internal sealed class VaeScoredDataView : IDataView
     public DataViewRowCursor[] GetRowCursorSet(IEnumerable<DataViewSchema.Column> columnsNeeded, int n, Random? rand = null)
     {
         var columns = columnsNeeded.ToList();
+        scorer().Dispose();
         return source.GetRowCursorSet(plan.InputColumnsNeeded(columns), n, rand)
             .Select(upstream => (DataViewRowCursor)new BlockCursor(upstream, plan, scorer, columns, blockSize))
             .ToArray();
