@@ -114,6 +114,16 @@ public sealed partial class VaeTransformer : ITransformer, IDisposable
     }
 
     /// <summary>
+    /// The current scorer without a lease, for code that predates leases: a concurrent <see cref="Dispose"/> can
+    /// release its sessions while it runs. Scoring paths use <see cref="LeaseScorer"/>.
+    /// </summary>
+    private VaeOnnxScorer Scorer()
+    {
+        using var lease = LeaseScorer();
+        return lease.Scorer;
+    }
+
+    /// <summary>
     /// The current scorer (created on first use or after <see cref="Dispose"/>), leased for one scoring call so that a
     /// concurrent <see cref="Dispose"/> cannot release its sessions while they run.
     /// </summary>

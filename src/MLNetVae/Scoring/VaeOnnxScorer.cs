@@ -105,6 +105,8 @@ internal sealed class VaeOnnxScorer : IDisposable
     private static long encoderRuns;
     private static long decoderRuns;
 
+    public ScoringBlock CreateBlock(int capacity) => new(capacity, InputDim, LatentDim);
+
     /// <summary>Fills the requested outputs of <paramref name="block"/> for its first <see cref="ScoringBlock.Rows"/> rows.</summary>
     public void Score(ScoringBlock block, VaeOutputs outputs)
     {
