@@ -69,4 +69,11 @@ public sealed class VaeTrainingReport
 
     /// <summary>The seed that was used (drawn from the MLContext when <see cref="VaeOptions.Seed"/> was null).</summary>
     public int Seed { get; }
+
+    /// <summary>
+    /// Rows left out of training because their input held NaN or ±∞ (only with <see cref="VaeOptions.SkipNonFiniteRows"/>;
+    /// otherwise such data is refused and this is 0). Not included in <see cref="TrainingRows"/> or <see cref="ValidationRows"/>.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonInclude]
+    public int SkippedNonFiniteRows { get; internal set; }
 }

@@ -38,7 +38,9 @@ public sealed class VaeEstimator : IEstimator<VaeTransformer>
     /// Trains the VAE on every row of <paramref name="input"/>.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">The input column is missing or is not a known-size vector of Single.</exception>
-    /// <exception cref="ArgumentException">The data has no rows or holds NaN/∞ (the message names the row).</exception>
+    /// <exception cref="ArgumentException">The data has no rows, holds NaN/∞ (the message names the row; see
+    /// <see cref="VaeOptions.SkipNonFiniteRows"/>), or, with standardization, values so far apart that the float32
+    /// reconstruction error would overflow.</exception>
     /// <exception cref="VaeTrainingDivergedException">The loss became non-finite.</exception>
     /// <exception cref="OperationCanceledException"><see cref="VaeOptions.CancellationToken"/> was cancelled.</exception>
     /// <exception cref="InvalidOperationException">A GPU was requested, none is usable and <c>MLContext.FallbackToCpu</c> is false.</exception>
@@ -49,13 +51,24 @@ public sealed class VaeEstimator : IEstimator<VaeTransformer>
         using var channel = host.Start("Training");
         void Log(string message) => channel.Info(MessageSensitivity.None, message);
 
+        // Everything that can be checked from the schema, before any data is read or any device is touched.
+        var inputColumn = InputColumn.Require(input.Schema, options.InputColumnName);
+        options.ValidateForInput(((Microsoft.ML.Data.VectorDataViewType)inputColumn.Type).Size);
+
         var (gpuDeviceId, fallbackToCpu) = HostEnvironmentAccess.DeviceSettings(environment);
         var device = TorchDevices.Select(gpuDeviceId, fallbackToCpu, m => channel.Warning(MessageSensitivity.None, m));
         int seed = options.Seed ?? host.Rand.Next();
 
-        var data = FeatureMatrix.Read(input, options.InputColumnName, options.CancellationToken);
+        var data = FeatureMatrix.Read(input, options.InputColumnName, options.CancellationToken, options.SkipNonFiniteRows);
+        if (data.SkippedRows.Count > 0)
+            channel.Warning(MessageSensitivity.None,
+                $"Skipped {data.SkippedRows.Count} of {data.Rows + data.SkippedRows.Count} rows whose column '{options.InputColumnName}' holds NaN or ∞ " +
+                $"(VaeOptions.SkipNonFiniteRows); first: row {string.Join(", ", data.SkippedRows.Take(5))}.");
+        if (options.Standardize)
+            FeatureRange.RequireRepresentableErrors(data, options.InputColumnName);
         Log($"Training a VAE {data.Columns}/{options.HiddenDim}/{options.LatentDim} on {data.Rows} rows ({device}, seed {seed}).");
         var result = new VaeTrainer(options, seed, device, Log).Train(data);
+        result.Report.SkippedNonFiniteRows = data.SkippedRows.Count;
         Log($"Training finished: {result.Report.StopReason}; keeping epoch {result.Report.BestEpoch}.");
         return new VaeTransformer(environment, options, result.Weights, result.Report);
     }

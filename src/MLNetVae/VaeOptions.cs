@@ -41,6 +41,8 @@ public sealed class VaeOptions
         public const double StandardizeScaleFloor = 0.01;
         /// <summary>Largest absolute log-variance the training loss evaluates (see <see cref="VaeOptions.LogVarianceLimit"/>).</summary>
         public const double LogVarianceLimit = 20;
+        /// <summary>Whether <c>Fit</c> leaves out training rows that hold NaN or ±∞ instead of refusing the data.</summary>
+        public const bool SkipNonFiniteRows = false;
         /// <summary>Name of the output column holding the latent mean.</summary>
         public const string MuColumnName = "Mu";
         /// <summary>Name of the output column holding the latent log-variance.</summary>
@@ -126,6 +128,14 @@ public sealed class VaeOptions
     /// </summary>
     public int? NumberOfThreads { get; set; }
 
+    /// <summary>
+    /// What <c>Fit</c> does with a training row whose input holds NaN or ±∞: by default (false) it throws an
+    /// <see cref="ArgumentException"/> naming the column, row and feature; with true it leaves such rows out, logs how
+    /// many (a warning on <c>MLContext.Log</c>) and reports the count in
+    /// <see cref="VaeTrainingReport.SkippedNonFiniteRows"/>. Scoring is not affected: such rows get NaN outputs.
+    /// </summary>
+    public bool SkipNonFiniteRows { get; set; } = Defaults.SkipNonFiniteRows;
+
     /// <summary>Output column of the latent mean (vector of <see cref="LatentDim"/> floats).</summary>
     public string MuColumnName { get; set; } = Defaults.MuColumnName;
 
@@ -176,6 +186,9 @@ public sealed class VaeOptions
             throw OutOfRange(nameof(GradientClipNormPerRow), clip, "null, 0 (off) or a finite value > 0");
         if (NumberOfThreads is { } threads && threads <= 0)
             throw OutOfRange(nameof(NumberOfThreads), threads, "null (TorchSharp's default) or a value > 0");
+        // Each layer's weights are one array (C# and libtorch); sizes whose product overflows would fail deep inside.
+        RequireLayerFits(HiddenDim, HiddenDim, nameof(HiddenDim), HiddenDim, "HiddenDim x HiddenDim");
+        RequireLayerFits(HiddenDim, 2L * LatentDim, nameof(LatentDim), LatentDim, "HiddenDim x 2·LatentDim");
 
         var outputs = new[]
         {
@@ -193,6 +206,17 @@ public sealed class VaeOptions
         if (duplicate is not null)
             throw new ArgumentException(
                 $"The output columns {string.Join(" and ", duplicate.Select(d => d.Item2))} are both named '{duplicate.Key}'. Give each output column its own name.");
+    }
+
+    /// <summary>The checks that need the input size: the first and last layers (input x HiddenDim) must fit in one array.</summary>
+    internal void ValidateForInput(int inputDim) =>
+        RequireLayerFits(HiddenDim, inputDim, nameof(HiddenDim), HiddenDim, $"input size ({inputDim}) x HiddenDim");
+
+    private static void RequireLayerFits(long rows, long columns, string option, int value, string what)
+    {
+        if (rows * columns > Array.MaxLength)
+            throw OutOfRange(option, value,
+                $"small enough for one layer's weights to fit in one array: {what} is {rows * columns:N0}, at most {Array.MaxLength:N0} is possible");
     }
 
     private static void RequirePositive(int value, string option)

@@ -39,16 +39,17 @@ public sealed partial class VaeTransformer : ITransformer, IDisposable
     public IDataView Transform(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        return new VaeScoredDataView(input, Plan(input.Schema), Scorer);
+        return new VaeScoredDataView(input, Plan(input.Schema), LeaseScorer);
     }
 
     /// <summary>A row-at-a-time mapper, used by <c>PredictionEngine</c>.</summary>
-    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => new VaeRowMapper(Plan(inputSchema), Scorer());
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => new VaeRowMapper(Plan(inputSchema), LeaseScorer);
 
     /// <summary>
     /// Writes the encoder and decoder as two standalone ONNX files (opset 17, dynamic batch dimension, standardization
-    /// folded in). An existing file is replaced only when <paramref name="overwrite"/> is true; each file is written to
-    /// a temporary file first and moved into place, so a failure never leaves a half-written model behind.
+    /// folded in). An existing file is replaced only when <paramref name="overwrite"/> is true; both files are written to
+    /// temporary files first and moved into place only when both are complete, so a failure (full disk, read-only
+    /// folder) never leaves a half-written model, or a new encoder beside an old decoder, behind.
     /// </summary>
     /// <exception cref="IOException">A target exists and <paramref name="overwrite"/> is false.</exception>
     public void ExportOnnx(string encoderPath, string decoderPath, bool overwrite = false)
@@ -63,8 +64,9 @@ public sealed partial class VaeTransformer : ITransformer, IDisposable
                 if (File.Exists(path))
                     throw new IOException($"'{path}' already exists. Pass overwrite: true to replace it, or choose another path.");
         }
-        SafeFile.WriteAllBytes(encoderPath, EncoderModel, overwrite);
-        SafeFile.WriteAllBytes(decoderPath, DecoderModel, overwrite);
+        // Both files are complete on disk before either replaces anything: never a new encoder beside an old decoder.
+        byte[] encoder = EncoderModel, decoder = DecoderModel;
+        SafeFile.WriteAll(new (string, Action<Stream>)[] { (encoderPath, s => s.Write(encoder)), (decoderPath, s => s.Write(decoder)) }, overwrite);
     }
 
     /// <summary>Writes the encoder ONNX model to <paramref name="encoder"/> and the decoder to <paramref name="decoder"/> (the streams stay open).</summary>
@@ -92,8 +94,9 @@ public sealed partial class VaeTransformer : ITransformer, IDisposable
     /// <summary>
     /// Releases the ONNX Runtime sessions (native memory). The transformer stays usable: the next cursor or
     /// prediction engine creates them again. This matters because ML.NET's <c>PredictionEngine</c> disposes the
-    /// transformer it was created from, unless <c>PredictionEngineOptions.OwnsTransformer</c> is false.
-    /// Do not dispose while a cursor is reading.
+    /// transformer it was created from, unless <c>PredictionEngineOptions.OwnsTransformer</c> is false. Cursors and
+    /// prediction engines that are scoring at that moment finish with the old sessions, which are released when the
+    /// last of them is done; their next block or prediction uses new sessions.
     /// </summary>
     public void Dispose()
     {
@@ -110,7 +113,21 @@ public sealed partial class VaeTransformer : ITransformer, IDisposable
         return new VaeScoringPlan(inputSchema, VaeOutputColumnNames.From(options), InputDim, LatentDim);
     }
 
+    /// <summary>
+    /// The current scorer without a lease, for code that predates leases: a concurrent <see cref="Dispose"/> can
+    /// release its sessions while it runs. Scoring paths use <see cref="LeaseScorer"/>.
+    /// </summary>
     private VaeOnnxScorer Scorer()
+    {
+        using var lease = LeaseScorer();
+        return lease.Scorer;
+    }
+
+    /// <summary>
+    /// The current scorer (created on first use or after <see cref="Dispose"/>), leased for one scoring call so that a
+    /// concurrent <see cref="Dispose"/> cannot release its sessions while they run.
+    /// </summary>
+    internal VaeOnnxScorer.Lease LeaseScorer()
     {
         lock (scorerGate)
         {
@@ -119,7 +136,7 @@ public sealed partial class VaeTransformer : ITransformer, IDisposable
                 var (gpuDeviceId, fallbackToCpu) = HostEnvironmentAccess.DeviceSettings(environment);
                 scorer = new VaeOnnxScorer(EncoderModel, DecoderModel, InputDim, LatentDim, gpuDeviceId, fallbackToCpu);
             }
-            return scorer;
+            return scorer.Acquire();
         }
     }
 

@@ -37,7 +37,16 @@ internal static class InputColumn
             if (!float.IsFinite(row[j]))
                 throw new ArgumentException(
                     $"Column '{columnName}' row {rowIndex} feature {j} is {row[j]}; training needs finite values. " +
-                    "Remove such rows (ml.Data.FilterRowsByMissingValues) or replace them (ml.Transforms.ReplaceMissingValues).");
+                    "Remove such rows (ml.Data.FilterRowsByMissingValues, or VaeOptions.SkipNonFiniteRows = true) " +
+                    "or replace them (ml.Transforms.ReplaceMissingValues).");
         }
+    }
+
+    public static bool IsFinite(ReadOnlySpan<float> row)
+    {
+        foreach (float value in row)
+            if (!float.IsFinite(value))
+                return false;
+        return true;
     }
 }

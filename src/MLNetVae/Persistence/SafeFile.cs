@@ -11,26 +11,54 @@ internal static class SafeFile
     public static void WriteAllBytes(string path, byte[] bytes, bool overwrite) =>
         Write(path, stream => stream.Write(bytes), overwrite);
 
-    public static void Write(string path, Action<Stream> write, bool overwrite)
+    public static void Write(string path, Action<Stream> write, bool overwrite) =>
+        WriteAll(new[] { (path, write) }, overwrite);
+
+    /// <summary>
+    /// Writes several files that belong together (an encoder and its decoder): every one goes to a temporary file
+    /// first, and only when all are complete are they moved into place. A failure while writing (full disk,
+    /// read-only folder, exception) leaves every target as it was, so a new file never ends up next to an old partner.
+    /// File-system errors are rethrown with the target's path and what to check; the original exception is inner.
+    /// </summary>
+    public static void WriteAll(IReadOnlyList<(string Path, Action<Stream> Write)> files, bool overwrite)
     {
-        var full = Path.GetFullPath(path);
-        var directory = Path.GetDirectoryName(full)!;
-        Directory.CreateDirectory(directory);
-        var temporary = Path.Combine(directory, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+        var temporaries = new List<(string Temporary, string Target)>();
+        string current = files.Count > 0 ? files[0].Path : "";
         try
         {
-            using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            foreach (var (path, write) in files)
             {
+                current = path;
+                var full = Path.GetFullPath(path);
+                var directory = Path.GetDirectoryName(full)!;
+                Directory.CreateDirectory(directory);
+                var temporary = Path.Combine(directory, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+                temporaries.Add((temporary, full));
+                using var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None);
                 write(stream);
                 stream.Flush(flushToDisk: true);
             }
-            File.Move(temporary, full, overwrite);
+            foreach (var (temporary, target) in temporaries)
+            {
+                current = target;
+                File.Move(temporary, target, overwrite);
+            }
         }
-        catch
+        catch (Exception e)
         {
-            TryDelete(temporary);
+            foreach (var (temporary, _) in temporaries)
+                TryDelete(temporary);
+            if (e is IOException or UnauthorizedAccessException)
+                throw Describe(e, current);
             throw;
         }
+    }
+
+    private static Exception Describe(Exception e, string path)
+    {
+        string message = $"Could not write '{path}': {e.Message} Nothing was replaced and no temporary file was left behind. " +
+            "Check that the folder is writable, that the path's parent folders are folders, and that the disk has free space.";
+        return e is UnauthorizedAccessException ? new UnauthorizedAccessException(message, e) : new IOException(message, e);
     }
 
     private static void TryDelete(string path)

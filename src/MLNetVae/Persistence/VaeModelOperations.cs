@@ -25,7 +25,9 @@ public static class VaeModelOperations
         if (all.Count != 1)
         {
             foreach (var vae in all) vae.Dispose();
-            throw new VaeModelFileException(path, $"it holds {all.Count} VAEs; use LoadVaeTransformers to get all of them.");
+            throw new VaeModelFileException(path, all.Count == 0
+                ? "it holds 0 VAEs: no ONNX graph in it was written by MLNetVae (it was saved without a VAE, or the VAE's graph was replaced by another model). Load a pipeline without a VAE with mlContext.Model.Load."
+                : $"it holds {all.Count} VAEs; use LoadVaeTransformers to get all of them.");
         }
         return all[0];
     }
@@ -58,11 +60,24 @@ public static class VaeModelOperations
         }
         catch (Exception e) when (e is InvalidOperationException or InvalidDataException or FormatException or IOException or ArgumentException)
         {
-            throw new VaeModelFileException(path, $"ML.NET could not load it ({e.Message}).", e);
+            // ML.NET wraps the cause (e.g. "Ouput tensor, Mu, does not exist in the ONNX model") in reflection errors.
+            var cause = e.GetBaseException();
+            string detail = cause == e ? e.Message : $"{e.Message}: {cause.Message.ReplaceLineEndings(" ")}";
+            throw new VaeModelFileException(path,
+                $"ML.NET could not load it ({detail}). If it held a VAE, its ONNX graph may have been replaced or damaged.", e);
         }
 
         int expected = vaes.Count;
-        var result = Replace(loaded, vaes);
+        ITransformer result;
+        try
+        {
+            result = Replace(loaded, vaes, path);
+        }
+        catch
+        {
+            (loaded as IDisposable)?.Dispose();
+            throw;
+        }
         if (vaes.Count != 0)
             throw new VaeModelFileException(path, $"it holds {expected} VAE graphs but only {expected - vaes.Count} VAE stages in its pipeline.");
         return result;
@@ -97,15 +112,21 @@ public static class VaeModelOperations
     private static void RegisterWith(ComponentCatalog componentCatalog) =>
         componentCatalog.RegisterAssembly(typeof(VaeTransformer).Assembly);
 
-    private static ITransformer Replace(ITransformer transformer, Queue<VaeTransformer> vaes)
+    private static ITransformer Replace(ITransformer transformer, Queue<VaeTransformer> vaes, string path)
     {
-        if (MLNetModelChain.IsVaeChain(transformer) && vaes.Count > 0)
+        if (MLNetModelChain.IsVaeChain(transformer))
         {
+            // A VAE stage whose graph we did not recognise: its ONNX entry was swapped for another model. ML.NET would
+            // happily score with that graph; returning it would hand back a model that is not the one that was saved.
+            if (vaes.Count == 0)
+                throw new VaeModelFileException(path,
+                    "its pipeline has a VAE stage whose ONNX graph was not written by MLNetVae (the graph was replaced or its metadata removed), " +
+                    "so it may not be the model that was saved. Save the pipeline again from the trained model.");
             (transformer as IDisposable)?.Dispose();
             return vaes.Dequeue();
         }
         if (transformer is TransformerChain<ITransformer> chain)
-            return new TransformerChain<ITransformer>(chain.Select(t => Replace(t, vaes)).ToArray());
+            return new TransformerChain<ITransformer>(chain.Select(t => Replace(t, vaes, path)).ToArray());
         return transformer;
     }
 }

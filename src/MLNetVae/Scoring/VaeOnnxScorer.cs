@@ -57,6 +57,13 @@ internal sealed class ScoringBlock
 /// Scores blocks of rows with the exported encoder and decoder: one ONNX Runtime call per network per block,
 /// reading from and writing into the block's managed arrays without copies. Thread-safe (ORT sessions are).
 /// </summary>
+/// <remarks>
+/// The sessions are released only when nobody is scoring with them: every <see cref="Score"/> call runs under a
+/// <see cref="Lease"/> (taken by the transformer, see <c>VaeTransformer.LeaseScorer</c>), and <see cref="Dispose"/>
+/// retires the scorer, which frees the sessions when the last lease ends. Without this, one
+/// <c>PredictionEngine</c> disposing the transformer (as ML.NET's engines do) freed the sessions under every other
+/// engine and cursor of that transformer, which then failed or crashed the process.
+/// </remarks>
 internal sealed class VaeOnnxScorer : IDisposable
 {
     private static readonly string[] EncoderInputs = { VaeOnnxNames.EncoderInput };
@@ -66,6 +73,10 @@ internal sealed class VaeOnnxScorer : IDisposable
 
     private readonly InferenceSession encoder;
     private readonly InferenceSession decoder;
+    private readonly object leaseGate = new();
+    private int leases;
+    private bool retired;
+    private bool released;
 
     public VaeOnnxScorer(byte[] encoderModel, byte[] decoderModel, int inputDim, int latentDim, int? gpuDeviceId, bool fallbackToCpu)
     {
@@ -134,9 +145,67 @@ internal sealed class VaeOnnxScorer : IDisposable
     private static OrtValue Tensor(float[] buffer, int rows, int columns) =>
         OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, buffer.AsMemory(0, rows * columns), new long[] { rows, columns });
 
+    /// <summary>Whether the sessions have been released (retired and no lease left).</summary>
+    internal bool IsReleased
+    {
+        get
+        {
+            lock (leaseGate)
+                return released;
+        }
+    }
+
+    /// <summary>Takes a lease: the sessions stay alive until it is disposed. Fails on a retired scorer.</summary>
+    public Lease Acquire()
+    {
+        lock (leaseGate)
+        {
+            if (retired)
+                throw new ObjectDisposedException(nameof(VaeOnnxScorer), "This VAE scorer was retired; ask the transformer for a new lease.");
+            leases++;
+        }
+        return new Lease(this);
+    }
+
+    private void Release()
+    {
+        lock (leaseGate)
+        {
+            leases--;
+            if (retired && leases == 0)
+                ReleaseSessions();
+        }
+    }
+
+    /// <summary>Retires the scorer: no new leases; the sessions are released now, or when the last lease ends.</summary>
     public void Dispose()
     {
+        lock (leaseGate)
+        {
+            retired = true;
+            if (leases == 0)
+                ReleaseSessions();
+        }
+    }
+
+    private void ReleaseSessions()
+    {
+        if (released)
+            return;
+        released = true;
         encoder.Dispose();
         decoder.Dispose();
+    }
+
+    /// <summary>A scorer that stays usable until this is disposed (once).</summary>
+    public sealed class Lease : IDisposable
+    {
+        private VaeOnnxScorer? scorer;
+
+        internal Lease(VaeOnnxScorer scorer) => this.scorer = scorer;
+
+        public VaeOnnxScorer Scorer => scorer ?? throw new ObjectDisposedException(nameof(Lease));
+
+        public void Dispose() => Interlocked.Exchange(ref scorer, null)?.Release();
     }
 }

@@ -10,12 +10,13 @@ namespace MLNetVae.Scoring;
 internal sealed class VaeRowMapper : IRowToRowMapper
 {
     private readonly VaeScoringPlan plan;
-    private readonly VaeOnnxScorer scorer;
+    private readonly Func<VaeOnnxScorer.Lease> scorer;
 
-    public VaeRowMapper(VaeScoringPlan plan, VaeOnnxScorer scorer)
+    public VaeRowMapper(VaeScoringPlan plan, Func<VaeOnnxScorer.Lease> scorer)
     {
         this.plan = plan;
         this.scorer = scorer;
+        scorer().Dispose(); // create the sessions now, so that setup errors surface when the engine is created
     }
 
     public DataViewSchema InputSchema => plan.InputSchema;
@@ -32,7 +33,7 @@ internal sealed class VaeRowMapper : IRowToRowMapper
     {
         private readonly DataViewRow input;
         private readonly VaeScoringPlan plan;
-        private readonly VaeOnnxScorer scorer;
+        private readonly Func<VaeOnnxScorer.Lease> scorer;
         private readonly bool[] active;
         private readonly VaeOutputs outputs;
         private readonly ScoringBlock? block;
@@ -40,7 +41,7 @@ internal sealed class VaeRowMapper : IRowToRowMapper
         private VBuffer<float> inputRow;
         private long scoredPosition = -1;
 
-        public MappedRow(DataViewRow input, VaeScoringPlan plan, VaeOnnxScorer scorer, IReadOnlyList<DataViewSchema.Column> activeColumns)
+        public MappedRow(DataViewRow input, VaeScoringPlan plan, Func<VaeOnnxScorer.Lease> scorer, IReadOnlyList<DataViewSchema.Column> activeColumns)
         {
             this.input = input;
             this.plan = plan;
@@ -51,7 +52,7 @@ internal sealed class VaeRowMapper : IRowToRowMapper
             outputs = plan.OutputsNeeded(activeColumns);
             if (outputs != VaeOutputs.None)
             {
-                block = scorer.CreateBlock(1);
+                block = plan.CreateBlock(1);
                 inputGetter = input.GetGetter<VBuffer<float>>(plan.Input);
             }
         }
@@ -88,7 +89,8 @@ internal sealed class VaeRowMapper : IRowToRowMapper
             inputGetter!(ref inputRow);
             inputRow.CopyTo(block!.InputRow(0));
             block.Rows = 1;
-            scorer.Score(block, outputs);
+            using (var lease = scorer())
+                lease.Scorer.Score(block, outputs);
             scoredPosition = input.Position;
         }
     }

@@ -14,11 +14,12 @@ internal sealed class VaeScoredDataView : IDataView
 
     private readonly IDataView source;
     private readonly VaeScoringPlan plan;
-    private readonly Func<VaeOnnxScorer> scorer;
+    private readonly Func<VaeOnnxScorer.Lease> scorer;
     private readonly int blockSize;
 
-    // The scorer is asked for when a cursor is created, so a disposed-and-revived transformer still works.
-    public VaeScoredDataView(IDataView source, VaeScoringPlan plan, Func<VaeOnnxScorer> scorer, int blockSize = DefaultBlockSize)
+    // The scorer is leased for each block, so a transformer disposed (and revived) meanwhile, even from another
+    // thread, never pulls the sessions from under a running cursor.
+    public VaeScoredDataView(IDataView source, VaeScoringPlan plan, Func<VaeOnnxScorer.Lease> scorer, int blockSize = DefaultBlockSize)
     {
         this.source = source;
         this.plan = plan;
@@ -35,16 +36,17 @@ internal sealed class VaeScoredDataView : IDataView
     public DataViewRowCursor GetRowCursor(IEnumerable<DataViewSchema.Column> columnsNeeded, Random? rand = null)
     {
         var columns = columnsNeeded.ToList();
+        scorer().Dispose(); // create the sessions now, so that setup errors (e.g. no usable GPU) surface here
         var upstream = source.GetRowCursor(plan.InputColumnsNeeded(columns), rand);
-        return new BlockCursor(upstream, plan, scorer(), columns, blockSize);
+        return new BlockCursor(upstream, plan, scorer, columns, blockSize);
     }
 
     public DataViewRowCursor[] GetRowCursorSet(IEnumerable<DataViewSchema.Column> columnsNeeded, int n, Random? rand = null)
     {
         var columns = columnsNeeded.ToList();
-        var shared = scorer();
+        scorer().Dispose();
         return source.GetRowCursorSet(plan.InputColumnsNeeded(columns), n, rand)
-            .Select(upstream => (DataViewRowCursor)new BlockCursor(upstream, plan, shared, columns, blockSize))
+            .Select(upstream => (DataViewRowCursor)new BlockCursor(upstream, plan, scorer, columns, blockSize))
             .ToArray();
     }
 
@@ -56,7 +58,7 @@ internal sealed class VaeScoredDataView : IDataView
     {
         private readonly DataViewRowCursor upstream;
         private readonly VaeScoringPlan plan;
-        private readonly VaeOnnxScorer scorer;
+        private readonly Func<VaeOnnxScorer.Lease> scorer;
         private readonly VaeOutputs outputs;
         private readonly bool[] active;
         private readonly Dictionary<int, ColumnBuffer> passThrough = new();
@@ -71,7 +73,7 @@ internal sealed class VaeScoredDataView : IDataView
         private long position = -1;
         private bool exhausted;
 
-        public BlockCursor(DataViewRowCursor upstream, VaeScoringPlan plan, VaeOnnxScorer scorer,
+        public BlockCursor(DataViewRowCursor upstream, VaeScoringPlan plan, Func<VaeOnnxScorer.Lease> scorer,
             IReadOnlyList<DataViewSchema.Column> columnsNeeded, int blockSize)
         {
             this.upstream = upstream;
@@ -87,7 +89,7 @@ internal sealed class VaeScoredDataView : IDataView
             if (outputs != VaeOutputs.None)
             {
                 inputGetter = upstream.GetGetter<VBuffer<float>>(plan.Input);
-                block = scorer.CreateBlock(blockSize);
+                block = plan.CreateBlock(blockSize);
             }
             ids = new DataViewRowId[blockSize];
             batches = new long[blockSize];
@@ -140,7 +142,11 @@ internal sealed class VaeScoredDataView : IDataView
             if (block is not null)
             {
                 block.Rows = rows;
-                scorer.Score(block, outputs);
+                if (rows > 0)
+                {
+                    using var lease = scorer();
+                    lease.Scorer.Score(block, outputs);
+                }
             }
         }
 

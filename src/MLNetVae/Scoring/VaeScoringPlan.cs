@@ -24,7 +24,15 @@ internal sealed class VaeScoringPlan
         builder.AddColumn(names.ReconstructionError, NumberDataViewType.Single);
         OutputSchema = builder.ToSchema();
         FirstOutput = inputSchema.Count;
+        InputDim = inputDim;
+        LatentDim = latentDim;
     }
+
+    public int InputDim { get; }
+    public int LatentDim { get; }
+
+    /// <summary>Buffers for up to <paramref name="capacity"/> rows of this model's input and outputs.</summary>
+    public ScoringBlock CreateBlock(int capacity) => new(capacity, InputDim, LatentDim);
 
     public DataViewSchema InputSchema { get; }
     public DataViewSchema OutputSchema { get; }

@@ -1,0 +1,112 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace MLNetVae.Tests.Reliability;
+
+/// <summary>
+/// Option errors that OptionsValidationTests does not cover: outputs named like the input, blank output names,
+/// network sizes whose layers cannot exist. All of them are raised before any data is read or any tensor allocated.
+/// </summary>
+[Collection(ReliabilityCollection.Name)]
+public class OptionErrorTests
+{
+    public static TheoryData<string> OutputOptions() => new()
+    {
+        nameof(VaeOptions.MuColumnName), nameof(VaeOptions.LogVarColumnName),
+        nameof(VaeOptions.ReconstructionColumnName), nameof(VaeOptions.ReconstructionErrorColumnName),
+    };
+
+    private static VaeOptions With(string option, object? value)
+    {
+        var options = Reliable.Small();
+        typeof(VaeOptions).GetProperty(option)!.SetValue(options, value);
+        return options;
+    }
+
+    [Theory]
+    [MemberData(nameof(OutputOptions))]
+    public void AnOutputNamedLikeTheInputIsRefusedAtConstruction(string option)
+    {
+        var ex = Assert.Throws<ArgumentException>(() => new MLContext().Transforms.VariationalAutoencoder(With(option, "Features")));
+        Assert.Contains($"VaeOptions.{option} is 'Features', the name of the input column", ex.Message);
+        Assert.Contains("Give the output its own name", ex.Message);
+    }
+
+    [Theory]
+    [InlineData(nameof(VaeOptions.MuColumnName), null)]
+    [InlineData(nameof(VaeOptions.LogVarColumnName), "")]
+    [InlineData(nameof(VaeOptions.ReconstructionColumnName), " \t")]
+    [InlineData(nameof(VaeOptions.ReconstructionErrorColumnName), "\n")]
+    [InlineData(nameof(VaeOptions.InputColumnName), null)]
+    public void ABlankColumnNameIsRefusedAtConstruction(string option, string? name)
+    {
+        var ex = Assert.Throws<ArgumentException>(() => new MLContext().Transforms.VariationalAutoencoder(With(option, name)));
+        Assert.Equal(option, ex.ParamName);
+        Assert.Contains($"VaeOptions.{option} must name a column", ex.Message);
+    }
+
+    [Theory]
+    [InlineData(nameof(VaeOptions.HiddenDim), 100_000, "HiddenDim x HiddenDim is 10,000,000,000")]
+    [InlineData(nameof(VaeOptions.LatentDim), 1_500_000_000, "HiddenDim x 2·LatentDim is 48,000,000,000")]
+    public void ALayerTooLargeToExistIsRefusedAtConstruction(string option, int value, string detail)
+    {
+        // Before: HiddenDim 100,000 failed inside libtorch ("can't allocate 40000000000 bytes" + a native stack trace),
+        // LatentDim 1.5e9 overflowed 2·LatentDim into a negative tensor dimension.
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => new MLContext().Transforms.VariationalAutoencoder(With(option, value)));
+        Assert.Equal(option, ex.ParamName);
+        Assert.Contains($"VaeOptions.{option} is {value}", ex.Message);
+        Assert.Contains(detail.Replace(",", System.Globalization.CultureInfo.CurrentCulture.NumberFormat.NumberGroupSeparator), ex.Message);
+        Assert.Contains("fit in one array", ex.Message);
+    }
+
+    [Fact]
+    public void AnInputLayerTooLargeToExistIsRefusedBeforeAnyRowIsRead()
+    {
+        // HiddenDim 40,000 is possible on its own; with 60,000 input features the first layer is not.
+        const int width = 60_000;
+        var definition = SchemaDefinition.Create(typeof(Row));
+        definition[nameof(Row.Features)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, width);
+        var ml = new MLContext();
+        var data = new CountingDataView(ml.Data.LoadFromEnumerable(new[] { new Row { Features = new float[width] } }, definition));
+        var options = Reliable.Small();
+        options.HiddenDim = 40_000;
+        var estimator = ml.Transforms.VariationalAutoencoder(options);
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => estimator.Fit(data));
+        Assert.Equal(nameof(VaeOptions.HiddenDim), ex.ParamName);
+        Assert.Contains("input size (60000) x HiddenDim", ex.Message);
+        Assert.Equal(0, data.CursorsOpened);
+    }
+
+    public sealed class Row
+    {
+        public float[] Features { get; set; } = Array.Empty<float>();
+    }
+
+    [Fact]
+    public void EveryInvalidOptionIsRaisedBeforeAnyRowIsRead()
+    {
+        // Options are validated when the estimator is created and copied, so no Fit (and no data access) can follow;
+        // changing the caller's instance afterwards cannot slip an invalid value into training.
+        var invalid = new Action<VaeOptions>[]
+        {
+            o => o.HiddenDim = 0, o => o.LatentDim = -1, o => o.Epochs = 0, o => o.BatchSize = -5,
+            o => o.ValidationFraction = 1, o => o.ValidationFraction = -0.01, o => o.ValidationFraction = double.NaN,
+            o => o.LearningRate = double.NaN, o => o.Beta = double.PositiveInfinity, o => o.EarlyStoppingPatience = -1,
+            o => o.StandardizeScaleFloor = -1, o => o.LogVarianceLimit = double.NaN, o => o.GradientClipNormPerRow = double.NaN,
+            o => o.NumberOfThreads = -2, o => o.MuColumnName = "LogVar", o => o.InputColumnName = "",
+        };
+        var ml = new MLContext();
+        foreach (var (change, index) in invalid.Select((c, i) => (c, i)))
+        {
+            var options = Reliable.Small();
+            change(options);
+            var ex = Assert.ThrowsAny<ArgumentException>(() => ml.Transforms.VariationalAutoencoder(options));
+            Assert.True(ex.Message.Contains("VaeOptions.") || ex.Message.Contains("Give each output column"), $"case {index}: {ex.Message}");
+        }
+
+        var valid = Reliable.Small();
+        var estimator = ml.Transforms.VariationalAutoencoder(valid);
+        valid.Epochs = 0;
+        Assert.Equal(1, estimator.Options.Epochs);
+    }
+}
