@@ -40,7 +40,8 @@ public sealed class VaeEstimator : IEstimator<VaeTransformer>
     /// <exception cref="ArgumentOutOfRangeException">The input column is missing or is not a known-size vector of Single.</exception>
     /// <exception cref="ArgumentException">The data has no rows or holds NaN/∞ (the message names the row).</exception>
     /// <exception cref="VaeTrainingDivergedException">The loss became non-finite.</exception>
-    /// <exception cref="OperationCanceledException"><see cref="VaeOptions.CancellationToken"/> was cancelled.</exception>
+    /// <exception cref="VaeTrainingCancelledException"><see cref="VaeOptions.CancellationToken"/> was cancelled (an
+    /// <see cref="OperationCanceledException"/> that carries the best model of the epochs completed so far).</exception>
     /// <exception cref="InvalidOperationException">A GPU was requested, none is usable and <c>MLContext.FallbackToCpu</c> is false.</exception>
     public VaeTransformer Fit(IDataView input)
     {
@@ -53,9 +54,24 @@ public sealed class VaeEstimator : IEstimator<VaeTransformer>
         var device = TorchDevices.Select(gpuDeviceId, fallbackToCpu, m => channel.Warning(MessageSensitivity.None, m));
         int seed = options.Seed ?? host.Rand.Next();
 
-        var data = FeatureMatrix.Read(input, options.InputColumnName, options.CancellationToken);
-        Log($"Training a VAE {data.Columns}/{options.HiddenDim}/{options.LatentDim} on {data.Rows} rows ({device}, seed {seed}).");
-        var result = new VaeTrainer(options, seed, device, Log).Train(data);
+        VaeTrainer.Result result;
+        try
+        {
+            var data = FeatureMatrix.Read(input, options.InputColumnName, options.CancellationToken);
+            Log($"Training a VAE {data.Columns}/{options.HiddenDim}/{options.LatentDim} on {data.Rows} rows ({device}, seed {seed}).");
+            result = new VaeTrainer(options, seed, device, Log).Train(data);
+        }
+        catch (OperationCanceledException e) when (options.CancellationToken.IsCancellationRequested)
+        {
+            var partial = (e as VaeTrainer.CancelledException)?.Partial;
+            var message = partial is null
+                ? "VAE training was cancelled before its first epoch completed; there is no model."
+                : $"VAE training was cancelled after {partial.Report.Epochs.Count} completed epoch(s); BestModelSoFar holds the weights of epoch {partial.Report.BestEpoch}.";
+            Log(message);
+            throw new VaeTrainingCancelledException(message,
+                partial is null ? null : new VaeTransformer(environment, options, partial.Weights, partial.Report),
+                options.CancellationToken, e);
+        }
         Log($"Training finished: {result.Report.StopReason}; keeping epoch {result.Report.BestEpoch}.");
         return new VaeTransformer(environment, options, result.Weights, result.Report);
     }

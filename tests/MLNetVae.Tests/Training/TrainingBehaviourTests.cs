@@ -107,7 +107,43 @@ public class TrainingBehaviourTests
         var ml = new MLContext(seed: 1);
         var options = Small();
         options.CancellationToken = new CancellationToken(canceled: true);
-        Assert.ThrowsAny<OperationCanceledException>(() => ml.Transforms.VariationalAutoencoder(options).Fit(News(ml)));
+        var ex = Assert.Throws<VaeTrainingCancelledException>(() => ml.Transforms.VariationalAutoencoder(options).Fit(News(ml)));
+        Assert.Null(ex.BestModelSoFar);
+        Assert.Equal(options.CancellationToken, ex.CancellationToken);
+    }
+
+    [Theory]
+    [InlineData(0.1)] // with validation data: the best validation epoch so far
+    [InlineData(0.0)] // without: the last completed epoch
+    public void CancellationKeepsTheModelOfTheEpochsCompletedSoFar(double validationFraction)
+    {
+        // Cancelled during epoch 3 of 50, the exception carries exactly the model an uncancelled 2-epoch run returns.
+        var ml = new MLContext(seed: 1);
+        var data = News(ml);
+        var expectedOptions = Small(epochs: 2);
+        expectedOptions.ValidationFraction = validationFraction;
+        using var expected = ml.Transforms.VariationalAutoencoder(expectedOptions).Fit(data);
+
+        using var cancellation = new CancellationTokenSource();
+        var options = Small(epochs: 50);
+        options.ValidationFraction = validationFraction;
+        options.CancellationToken = cancellation.Token;
+        options.Progress = new SynchronousProgress<VaeEpochReport>(r => { if (r.Epoch == 2) cancellation.Cancel(); });
+        var ex = Assert.Throws<VaeTrainingCancelledException>(() => ml.Transforms.VariationalAutoencoder(options).Fit(data));
+
+        using var kept = ex.BestModelSoFar;
+        Assert.NotNull(kept);
+        Assert.Contains("after 2 completed epoch", ex.Message);
+        var report = kept.TrainingReport!;
+        Assert.Equal(2, report.Epochs.Count);
+        Assert.Equal(expected.TrainingReport!.BestEpoch, report.BestEpoch);
+        Assert.StartsWith("cancelled during epoch 3 of 50", report.StopReason);
+        Assert.Equal(Flatten(expected), Flatten(kept));
+        Assert.Equal(TestData.ReadScalars(expected.Transform(data), "ReconstructionError"),
+            TestData.ReadScalars(kept.Transform(data), "ReconstructionError"));
+
+        static float[] Flatten(VaeTransformer model) =>
+            model.Weights.Encoder.Concat(model.Weights.Decoder).SelectMany(l => l.Weight.Concat(l.Bias)).ToArray();
     }
 
     [Fact]
