@@ -221,6 +221,29 @@ public sealed class CliCommandTests(TrainedCliModel trained) : IClassFixture<Tra
     }
 
     [Fact]
+    public void MLNetBinaryDataWithAVectorColumnTrainsAndScores()
+    {
+        // An .idv written by mlContext.Data.SaveAsBinary: a Boolean label and a vector Features column.
+        var ml = new MLContext(seed: 1);
+        var rows = TrainedCliModel.Rows(120, 6, seed: 5)
+            .Select(r => new VectorRow { Label = r.Label == 1, Features = r.Values.Select(v => (float)v).ToArray() }).ToArray();
+        string idv = Temp("data.idv");
+        using (var stream = File.Create(idv))
+            ml.Data.SaveAsBinary(ml.Data.LoadFromEnumerable(rows), stream);
+
+        string output = Temp("idv-model");
+        var train = CliProcess.Run("train", "-d", idv, "-o", output, "--hidden", "8", "--latent", "2", "--epochs", "2");
+        Assert.True(train.ExitCode == 0, train.ToString());
+        Assert.Contains("120 rows × 8 features, label column 'Label' with 6 anomalies", train.Out);
+
+        string scores = Temp("idv-scores.csv");
+        var score = CliProcess.Run("score", "-m", Path.Combine(output, "model.zip"), "-d", idv, "-o", scores);
+        Assert.True(score.ExitCode == 0, score.ToString());
+        Assert.Equal("Row,Mu0,Mu1,Score,PredictedLabel,Label", File.ReadLines(scores).First());
+        Assert.Equal(121, File.ReadAllLines(scores).Length);
+    }
+
+    [Fact]
     public void CtrlCStopsTrainingAndKeepsTheBestModelSoFar()
     {
         string output = Temp("interrupted");
@@ -308,6 +331,14 @@ public sealed class CliCommandTests(TrainedCliModel trained) : IClassFixture<Tra
     {
         using var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(trained.ModelFolder, "report.json")));
         return report.RootElement.GetProperty("anomalyThreshold").GetProperty("value").GetSingle();
+    }
+
+    private sealed class VectorRow
+    {
+        public bool Label { get; set; }
+
+        [Microsoft.ML.Data.VectorType(TrainedCliModel.Features)]
+        public float[] Features { get; set; } = [];
     }
 
     private sealed class Row
