@@ -25,5 +25,5 @@ internal sealed record CliContext(IAnsiConsole Out, IAnsiConsole Error, Cancella
         return new CliContext(output, error);
     }
 
-    private const int RedirectedWidth = 240;
+    private const int RedirectedWidth = 400;
 }

@@ -10,7 +10,7 @@ internal static class CommonOptions
 {
     public static Option<string> Data(string description) => new("--data", "-d")
     {
-        Description = description + " Format: " + DataFile.FormatsText + "; see 'mlnetvae train --help'.",
+        Description = description + " Format: " + DataFile.FormatsText + ".",
         HelpName = "file",
         Required = true,
     };

@@ -32,7 +32,8 @@ internal static class Plots
         plot.Title(title);
         plot.XLabel($"PC 1 of Mu ({Format.Percent(Math.Round(projection.ExplainedX, 2))} of latent variance)");
         plot.YLabel($"PC 2 of Mu ({Format.Percent(Math.Round(projection.ExplainedY, 2))} of latent variance)");
-        plot.ShowLegend(Alignment.UpperRight);
+        // Below the plot, so it never hides a point: scatter plots have points in every corner.
+        plot.ShowLegend(Edge.Bottom);
         Save(plot, path);
     }
 
