@@ -76,7 +76,9 @@ internal sealed class VaeTrainer
 
         using var trainX = Gather(data, trainRows);
         using var validationX = validationRows.Length > 0 ? Gather(data, validationRows) : null;
-        using var optimizer = optim.Adam(network.parameters(), lr: options.LearningRate);
+        // Adam and the loss constants hold their TorchSharp Scalars for the whole run (see TrainingScalars for why).
+        using var optimizer = new VaeAdam(network.parameters(), options.LearningRate);
+        using var scalars = new TrainingScalars(options.Beta, options.LogVarianceLimit);
         using var noise = new Generator((ulong)seed, device);
         var parameters = network.parameters().ToArray();
 
@@ -109,14 +111,14 @@ internal sealed class VaeTrainer
                     using var index = tensor(order.AsSpan(start, count).ToArray().Select(i => (long)i).ToArray(), device: device);
                     var x = trainX.index_select(0, index);
                     var eps = randn(new long[] { count, options.LatentDim }, device: device, generator: noise);
-                    var (reconstruction, mu, logVar) = network.Forward(x, eps, options.LogVarianceLimit);
-                    var (loss, rec, kl) = VaeLoss.Compute(reconstruction, x, mu, logVar, options.Beta, options.LogVarianceLimit);
+                    var (reconstruction, mu, logVar) = network.Forward(x, eps, scalars);
+                    var (loss, rec, kl) = VaeLoss.Compute(reconstruction, x, mu, logVar, scalars);
 
-                    optimizer.zero_grad();
+                    optimizer.ZeroGrad();
                     loss.backward();
                     if (options.GradientClipNormPerRow is > 0 and { } clip)
                         nn.utils.clip_grad_norm_(parameters, clip * count);
-                    optimizer.step();
+                    optimizer.Step();
 
                     double lossValue = loss.item<float>();
                     if (!double.IsFinite(lossValue))
@@ -126,7 +128,7 @@ internal sealed class VaeTrainer
                     klSum += kl.item<float>();
                 }
 
-                double? validationLoss = validationX is null ? null : ValidationLoss(network, validationX);
+                double? validationLoss = validationX is null ? null : ValidationLoss(network, validationX, scalars);
                 if (validationLoss is { } v && !double.IsFinite(v))
                     throw Diverged(epoch, batchIndex, v);
 
@@ -181,7 +183,7 @@ internal sealed class VaeTrainer
         return new Result(weights, reportAll);
     }
 
-    private double ValidationLoss(VaeNetwork network, Tensor validationX)
+    private double ValidationLoss(VaeNetwork network, Tensor validationX, TrainingScalars scalars)
     {
         using var _ = no_grad();
         network.eval();
@@ -193,7 +195,7 @@ internal sealed class VaeTrainer
             using var scope = NewDisposeScope();
             var x = validationX.narrow(0, start, Math.Min(block, rows - start));
             var (mu, logVar) = network.Encode(x);
-            var (loss, _, _) = VaeLoss.Compute(network.Decode(mu), x, mu, logVar, options.Beta, options.LogVarianceLimit);
+            var (loss, _, _) = VaeLoss.Compute(network.Decode(mu), x, mu, logVar, scalars);
             total += loss.item<float>();
         }
         network.train();
