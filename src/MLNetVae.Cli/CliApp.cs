@@ -33,9 +33,14 @@ internal static class CliApp
     public static RootCommand BuildRootCommand(CliContext context)
     {
         var root = new RootCommand(
-            "mlnetvae: train a variational autoencoder (MLNetVae) on a labelled CSV, compare it with a PCA baseline and export ONNX models.");
+            "mlnetvae: variational autoencoders (MLNetVae) for anomaly detection from the command line: train, score, evaluate, export to ONNX, sample; 'demo' compares with PCA on bundled data.");
         root.Options.Add(Verbose);
         root.Subcommands.Add(DemoCommand.Create(context));
+        root.Subcommands.Add(TrainCommand.Create(context));
+        root.Subcommands.Add(ScoreCommand.Create(context));
+        root.Subcommands.Add(EvaluateCommand.Create(context));
+        root.Subcommands.Add(ExportCommand.Create(context));
+        root.Subcommands.Add(SampleCommand.Create(context));
         return root;
     }
 }

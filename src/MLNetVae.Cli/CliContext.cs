@@ -13,7 +13,17 @@ namespace MLNetVae.Cli;
 internal sealed record CliContext(IAnsiConsole Out, IAnsiConsole Error, CancellationToken CancellationToken = default, bool HandleCtrlC = true)
 {
     /// <summary>The process's console: stdout for output, stderr for errors, Ctrl+C cancels.</summary>
-    public static CliContext ForConsole() => new(
-        AnsiConsole.Console,
-        AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) }));
+    public static CliContext ForConsole()
+    {
+        var output = AnsiConsole.Console;
+        var error = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        // Redirected to a file or a pipe, Spectre wraps at 80 columns; logs read better with one message per line.
+        if (Console.IsOutputRedirected)
+            output.Profile.Width = RedirectedWidth;
+        if (Console.IsErrorRedirected)
+            error.Profile.Width = RedirectedWidth;
+        return new CliContext(output, error);
+    }
+
+    private const int RedirectedWidth = 400;
 }

@@ -42,7 +42,8 @@ public sealed class VaeEstimator : IEstimator<VaeTransformer>
     /// <see cref="VaeOptions.SkipNonFiniteRows"/>), or, with standardization, values so far apart that the float32
     /// reconstruction error would overflow.</exception>
     /// <exception cref="VaeTrainingDivergedException">The loss became non-finite.</exception>
-    /// <exception cref="OperationCanceledException"><see cref="VaeOptions.CancellationToken"/> was cancelled.</exception>
+    /// <exception cref="VaeTrainingCancelledException"><see cref="VaeOptions.CancellationToken"/> was cancelled (an
+    /// <see cref="OperationCanceledException"/> that carries the best model of the epochs completed so far).</exception>
     /// <exception cref="InvalidOperationException">A GPU was requested, none is usable and <c>MLContext.FallbackToCpu</c> is false.</exception>
     public VaeTransformer Fit(IDataView input)
     {
@@ -59,16 +60,31 @@ public sealed class VaeEstimator : IEstimator<VaeTransformer>
         var device = TorchDevices.Select(gpuDeviceId, fallbackToCpu, m => channel.Warning(MessageSensitivity.None, m));
         int seed = options.Seed ?? host.Rand.Next();
 
-        var data = FeatureMatrix.Read(input, options.InputColumnName, options.CancellationToken, options.SkipNonFiniteRows);
-        if (data.SkippedRows.Count > 0)
-            channel.Warning(MessageSensitivity.None,
-                $"Skipped {data.SkippedRows.Count} of {data.Rows + data.SkippedRows.Count} rows whose column '{options.InputColumnName}' holds NaN or ∞ " +
-                $"(VaeOptions.SkipNonFiniteRows); first: row {string.Join(", ", data.SkippedRows.Take(5))}.");
-        if (options.Standardize)
-            FeatureRange.RequireRepresentableErrors(data, options.InputColumnName);
-        Log($"Training a VAE {data.Columns}/{options.HiddenDim}/{options.LatentDim} on {data.Rows} rows ({device}, seed {seed}).");
-        var result = new VaeTrainer(options, seed, device, Log).Train(data);
-        result.Report.SkippedNonFiniteRows = data.SkippedRows.Count;
+        VaeTrainer.Result result;
+        try
+        {
+            var data = FeatureMatrix.Read(input, options.InputColumnName, options.CancellationToken, options.SkipNonFiniteRows);
+            if (data.SkippedRows.Count > 0)
+                channel.Warning(MessageSensitivity.None,
+                    $"Skipped {data.SkippedRows.Count} of {data.Rows + data.SkippedRows.Count} rows whose column '{options.InputColumnName}' holds NaN or ∞ " +
+                    $"(VaeOptions.SkipNonFiniteRows); first: row {string.Join(", ", data.SkippedRows.Take(5))}.");
+            if (options.Standardize)
+                FeatureRange.RequireRepresentableErrors(data, options.InputColumnName);
+            Log($"Training a VAE {data.Columns}/{options.HiddenDim}/{options.LatentDim} on {data.Rows} rows ({device}, seed {seed}).");
+            result = new VaeTrainer(options, seed, device, Log).Train(data);
+            result.Report.SkippedNonFiniteRows = data.SkippedRows.Count;
+        }
+        catch (OperationCanceledException e) when (options.CancellationToken.IsCancellationRequested)
+        {
+            var partial = (e as VaeTrainer.CancelledException)?.Partial;
+            var message = partial is null
+                ? "VAE training was cancelled before its first epoch completed; there is no model."
+                : $"VAE training was cancelled after {partial.Report.Epochs.Count} completed epoch(s); BestModelSoFar holds the weights of epoch {partial.Report.BestEpoch}.";
+            Log(message);
+            throw new VaeTrainingCancelledException(message,
+                partial is null ? null : new VaeTransformer(environment, options, partial.Weights, partial.Report),
+                options.CancellationToken, e);
+        }
         Log($"Training finished: {result.Report.StopReason}; keeping epoch {result.Report.BestEpoch}.");
         return new VaeTransformer(environment, options, result.Weights, result.Report);
     }

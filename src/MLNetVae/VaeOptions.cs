@@ -152,7 +152,11 @@ public sealed class VaeOptions
     [JsonIgnore]
     public IProgress<VaeEpochReport>? Progress { get; set; }
 
-    /// <summary>Cancels training between batches; <c>Fit</c> then throws <see cref="OperationCanceledException"/>.</summary>
+    /// <summary>
+    /// Cancels training between batches; <c>Fit</c> then throws <see cref="VaeTrainingCancelledException"/> (an
+    /// <see cref="OperationCanceledException"/>) whose <see cref="VaeTrainingCancelledException.BestModelSoFar"/> holds
+    /// the best model of the epochs completed until then.
+    /// </summary>
     [JsonIgnore]
     public CancellationToken CancellationToken { get; set; }
 

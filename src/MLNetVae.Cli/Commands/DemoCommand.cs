@@ -110,7 +110,7 @@ internal static class DemoCommand
 
         var options = VaeOptionsFor(settings);
         options.Validate();
-        string dataPath = InputPaths.ResolveExistingFile(settings.DataPath, "data file");
+        string dataPath = InputPaths.ResolveExistingFile(settings.DataPath, "data file", "Check the path, or leave --data out to use the bundled sample.");
         var output = OutputFolder.Prepare(settings.OutputPath, settings.Overwrite, OutputFiles);
 
         var ml = new MLContext(seed: settings.Seed);

@@ -1,5 +1,6 @@
 using MLNetVae.Cli.Data;
 using MLNetVae.Cli.Evaluation;
+using MLNetVae.Cli.Output;
 
 namespace MLNetVae.Cli.Commands;
 
@@ -19,15 +20,6 @@ internal sealed record DemoReport(
 
     internal sealed record VaeInfo(VaeSettings Options, TrainingInfo Training, AnomalyResult Result);
 
-    internal sealed record VaeSettings(int HiddenDim, int LatentDim, int MaxEpochs, int BatchSize, double LearningRate, double Beta,
-        double ValidationFraction, int EarlyStoppingPatience, bool Standardize, int? Seed);
-
-    internal sealed record TrainingInfo(int EpochsRun, int BestEpoch, string StopReason, int TrainingRows, int ValidationRows,
-        string Device, int Threads, IReadOnlyList<EpochInfo> Epochs);
-
-    internal sealed record EpochInfo(int Epoch, double TrainLoss, double TrainReconstructionLoss, double TrainKlDivergence,
-        double? ValidationLoss, double SamplesPerSecond, double ElapsedSeconds, bool IsBest);
-
     internal sealed record PcaInfo(int Rank, int Seed, string Score, AnomalyResult Result);
 
     internal sealed record ProjectionInfo(string Method, double ExplainedVarianceX, double ExplainedVarianceY);
@@ -39,14 +31,7 @@ internal sealed record DemoReport(
         DateTimeOffset.UtcNow,
         new DataInfo(dataPath, data.RowCount, data.FeatureCount, data.AnomalyCount,
             "unsupervised: every model is fitted on all rows without labels; labels are used only to compute the metrics"),
-        new VaeInfo(
-            new VaeSettings(options.HiddenDim, options.LatentDim, options.Epochs, options.BatchSize, options.LearningRate, options.Beta,
-                options.ValidationFraction, options.EarlyStoppingPatience, options.Standardize, options.Seed),
-            new TrainingInfo(training.Epochs.Count, training.BestEpoch, training.StopReason, training.TrainingRows, training.ValidationRows,
-                training.Device, training.Threads,
-                training.Epochs.Select(e => new EpochInfo(e.Epoch, e.TrainLoss, e.TrainReconstructionLoss, e.TrainKlDivergence,
-                    e.ValidationLoss, e.SamplesPerSecond, e.Elapsed.TotalSeconds, e.IsBest)).ToList()),
-            vae),
+        new VaeInfo(VaeSettings.From(options), TrainingInfo.From(training), vae),
         new PcaInfo(pcaRank, pcaSeed, "ML.NET RandomizedPca Score (residual norm / norm of the centred row) on mean-variance normalized features", pca),
         new PcaInfo(pcaRank, pcaSeed, "squared residual of the same RandomizedPca model: distance² of the centred row to the principal subspace", pcaError),
         new ProjectionInfo("PCA of Mu (covariance power iteration)", projection.ExplainedX, projection.ExplainedY),

@@ -27,6 +27,33 @@ internal sealed record AnomalyResult(
     double TrainSeconds,
     double ScoreSeconds);
 
+/// <summary>How well scores and the decisions at one threshold match the labels (<c>mlnetvae evaluate</c>).</summary>
+/// <param name="RocAuc">Area under the ROC curve of the scores (ML.NET's anomaly-detection evaluator).</param>
+/// <param name="Threshold">The threshold the decisions were made at (score &gt; threshold = anomaly).</param>
+/// <param name="Rows">Rows evaluated.</param>
+/// <param name="Anomalies">Rows labelled 1.</param>
+/// <param name="Flagged">Rows predicted anomalous.</param>
+/// <param name="TruePositives">Flagged rows labelled 1.</param>
+/// <param name="FalsePositives">Flagged rows labelled 0.</param>
+/// <param name="Precision">TruePositives / Flagged (0 when nothing is flagged).</param>
+/// <param name="Recall">TruePositives / Anomalies.</param>
+/// <param name="F1">Harmonic mean of precision and recall.</param>
+/// <param name="DetectionRate">ML.NET's detection rate at <paramref name="FalsePositiveCount"/> false positives.</param>
+/// <param name="FalsePositiveCount">K of <paramref name="DetectionRate"/>.</param>
+internal sealed record ThresholdResult(
+    double RocAuc,
+    double Threshold,
+    int Rows,
+    int Anomalies,
+    int Flagged,
+    int TruePositives,
+    int FalsePositives,
+    double Precision,
+    double Recall,
+    double F1,
+    double DetectionRate,
+    int FalsePositiveCount);
+
 /// <summary>Evaluates anomaly scores against labels with <c>ml.AnomalyDetection.Evaluate</c>, the same way for every method.</summary>
 internal static class AnomalyEvaluation
 {
@@ -65,6 +92,40 @@ internal static class AnomalyEvaluation
         return new AnomalyResult(method, metrics.AreaUnderRocCurve, threshold, thresholdQuantile, flagged,
             flagged == 0 ? 0 : (double)truePositives / flagged, (double)truePositives / anomalies,
             metrics.DetectionRateAtFalsePositiveCount, falsePositiveCount, trainSeconds, scoreSeconds);
+    }
+
+    /// <summary>
+    /// Evaluates decisions already made at a fixed <paramref name="threshold"/> (evaluate): ROC-AUC and the detection
+    /// rate from <c>ml.AnomalyDetection.Evaluate</c>, precision, recall and F1 of <paramref name="predicted"/> counted here.
+    /// </summary>
+    public static ThresholdResult EvaluateAtThreshold(MLContext ml, float[] labels, float[] scores, bool[] predicted, float threshold,
+        int falsePositiveCount = DefaultFalsePositiveCount)
+    {
+        if (labels.Length != scores.Length || labels.Length != predicted.Length)
+            throw new InvalidOperationException($"{scores.Length} scores and {predicted.Length} decisions for {labels.Length} labels.");
+        if (scores.Any(s => !float.IsFinite(s)))
+            throw new InvalidOperationException("The model produced a non-finite score; it cannot be evaluated.");
+        if (!labels.Contains(1f) || !labels.Contains(0f))
+            throw new Infrastructure.CliException(
+                $"The data needs both normal (label 0) and anomalous (label 1) rows to measure ROC-AUC; it has {labels.Count(l => l == 1f)} anomalies in {labels.Length} rows.",
+                "Evaluate on a data set with both kinds of rows.");
+
+        var rows = new ScoredRow[labels.Length];
+        for (int i = 0; i < rows.Length; i++)
+            rows[i] = new ScoredRow { Label = labels[i], Score = scores[i], PredictedLabel = predicted[i] };
+        var metrics = ml.AnomalyDetection.Evaluate(ml.Data.LoadFromEnumerable(rows),
+            labelColumnName: nameof(ScoredRow.Label), scoreColumnName: nameof(ScoredRow.Score),
+            predictedLabelColumnName: nameof(ScoredRow.PredictedLabel), falsePositiveCount: falsePositiveCount);
+
+        int truePositives = rows.Count(r => r.PredictedLabel && r.Label == 1f);
+        int falsePositives = rows.Count(r => r.PredictedLabel && r.Label != 1f);
+        int anomalies = rows.Count(r => r.Label == 1f);
+        int flagged = truePositives + falsePositives;
+        double precision = flagged == 0 ? 0 : (double)truePositives / flagged;
+        double recall = (double)truePositives / anomalies;
+        double f1 = precision + recall == 0 ? 0 : 2 * precision * recall / (precision + recall);
+        return new ThresholdResult(metrics.AreaUnderRocCurve, threshold, labels.Length, anomalies, flagged, truePositives, falsePositives,
+            precision, recall, f1, metrics.DetectionRateAtFalsePositiveCount, falsePositiveCount);
     }
 
     /// <summary>The <paramref name="q"/> quantile by the nearest-rank rule: at least a fraction q of the values are &lt;= it.</summary>

@@ -8,7 +8,7 @@ internal static class InputPaths
     /// root (the first folder above the current folder, or above the tool, that holds MLNetVae.sln), then relative to
     /// the tool's own folder. Throws a <see cref="CliException"/> (exit code 2) naming the path and the places tried.
     /// </summary>
-    public static string ResolveExistingFile(string path, string what)
+    public static string ResolveExistingFile(string path, string what, string hint = "Check the path.")
     {
         if (string.IsNullOrWhiteSpace(path))
             throw new CliException($"No {what} was given.", "Pass a file path.");
@@ -17,9 +17,9 @@ internal static class InputPaths
             if (File.Exists(candidate))
                 return candidate;
         if (Directory.Exists(candidates[0]))
-            throw new CliException($"The {what} '{path}' is a folder, not a file.", "Pass the path of a CSV file.");
+            throw new CliException($"The {what} '{path}' is a folder, not a file.", "Pass the path of a file.");
         string tried = candidates.Count == 1 ? "" : $" (also looked in: {string.Join(", ", candidates.Skip(1))})";
-        throw new CliException($"The {what} '{path}' was not found{tried}.", "Check the path, or leave the option out to use the default.");
+        throw new CliException($"The {what} '{path}' was not found{tried}.", hint);
     }
 
     private static IEnumerable<string> Candidates(string path)

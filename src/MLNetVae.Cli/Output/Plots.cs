@@ -32,7 +32,8 @@ internal static class Plots
         plot.Title(title);
         plot.XLabel($"PC 1 of Mu ({Format.Percent(Math.Round(projection.ExplainedX, 2))} of latent variance)");
         plot.YLabel($"PC 2 of Mu ({Format.Percent(Math.Round(projection.ExplainedY, 2))} of latent variance)");
-        plot.ShowLegend(Alignment.UpperRight);
+        // Below the plot, so it never hides a point: scatter plots have points in every corner.
+        plot.ShowLegend(Edge.Bottom);
         Save(plot, path);
     }
 
@@ -69,6 +70,89 @@ internal static class Plots
         plot.XLabel("Epoch");
         plot.YLabel("Loss per row (reconstruction + β·KL)");
         plot.ShowLegend(Alignment.UpperRight);
+        Save(plot, path);
+    }
+
+    /// <summary>
+    /// The distribution of anomaly scores for normal rows and labelled anomalies, each as a share of its own rows (so the
+    /// few anomalies stay visible next to the many normal rows), with the threshold marked.
+    /// </summary>
+    public static void ScoreHistogram(string path, float[] scores, float[] labels, double threshold, string scoreName, string title, int bins = 40)
+    {
+        var plot = new Plot();
+        // Reconstruction errors are skewed (a few rows far out): bin them on a log scale when they span over a decade.
+        double low = Math.Min(scores.Min(), threshold), high = Math.Max(scores.Max(), threshold);
+        bool logScale = low > 0 && high / low > 10;
+        Func<double, double> toAxis = logScale ? Math.Log10 : x => x;
+        double min = toAxis(low), max = toAxis(high);
+        if (max <= min)
+            max = min + 1;
+        double width = (max - min) / bins;
+
+        void AddClass(Func<float, bool> isClass, Color color, string legend)
+        {
+            var values = scores.Where((_, i) => isClass(labels[i])).ToArray();
+            if (values.Length == 0)
+                return;
+            var counts = new double[bins];
+            foreach (var v in values)
+                counts[Math.Clamp((int)((toAxis(v) - min) / width), 0, bins - 1)]++;
+            var bars = plot.Add.Bars(
+                Enumerable.Range(0, bins).Select(b => min + (b + 0.5) * width).ToArray(),
+                counts.Select(c => c / values.Length).ToArray());
+            foreach (var bar in bars.Bars)
+            {
+                bar.Size = width;
+                bar.FillColor = color.WithAlpha(0.55);
+                bar.LineWidth = 0;
+            }
+            bars.LegendText = $"{legend} (n = {values.Length})";
+        }
+
+        AddClass(l => l != 1f, Colors.SteelBlue, "normal (label 0)");
+        AddClass(l => l == 1f, Colors.Crimson, "anomaly (label 1)");
+        var line = plot.Add.VerticalLine(toAxis(threshold), 2, Colors.Black);
+        line.LinePattern = LinePattern.Dashed;
+        line.LegendText = $"threshold {threshold.ToString("G4", System.Globalization.CultureInfo.InvariantCulture)}";
+
+        if (logScale)
+        {
+            plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
+            {
+                LabelFormatter = x => Math.Pow(10, x).ToString("G2", System.Globalization.CultureInfo.InvariantCulture),
+            };
+        }
+        plot.Axes.Margins(bottom: 0);
+        plot.Title(title);
+        plot.XLabel(logScale ? scoreName + ", log scale" : scoreName);
+        plot.YLabel("Share of the rows of each label");
+        plot.ShowLegend(Alignment.UpperRight);
+        Save(plot, path);
+    }
+
+    /// <summary>The ROC curve of the scores, the chance diagonal, and the operating point of the threshold.</summary>
+    public static void Roc(string path, RocPoints roc, double auc, double thresholdFpr, double thresholdTpr, string thresholdText, string title)
+    {
+        var plot = new Plot();
+        var chance = plot.Add.Line(0, 0, 1, 1);
+        chance.Color = Colors.Gray;
+        chance.LinePattern = LinePattern.Dashed;
+        chance.LegendText = "chance (AUC 0.5)";
+
+        var curve = plot.Add.ScatterLine(roc.FalsePositiveRate, roc.TruePositiveRate, Colors.SteelBlue);
+        curve.LineWidth = 2;
+        curve.LegendText = $"VAE reconstruction error (AUC {auc:0.000})";
+
+        var point = plot.Add.Scatter(thresholdFpr, thresholdTpr, Colors.Crimson);
+        point.MarkerSize = 11;
+        point.MarkerShape = MarkerShape.FilledCircle;
+        point.LegendText = thresholdText;
+
+        plot.Axes.SetLimits(-0.02, 1.02, -0.02, 1.02);
+        plot.Title(title);
+        plot.XLabel("False-positive rate (normal rows flagged)");
+        plot.YLabel("True-positive rate (anomalies flagged)");
+        plot.ShowLegend(Alignment.LowerRight);
         Save(plot, path);
     }
 

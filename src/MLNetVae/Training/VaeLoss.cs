@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MLNetVae.Training;
@@ -7,16 +8,26 @@ internal static class VaeLoss
 {
     /// <summary>
     /// Loss terms of one batch (each a scalar tensor): the reference's
-    /// <c>sum((x̂ − x)²) + β · (−½ · sum(1 + lv − mu² − exp(lv)))</c> with lv = <see cref="Guard"/>(logvar).
+    /// <c>sum((x̂ − x)²) + β · (−½ · sum(1 + lv − mu² − exp(lv)))</c> with lv = <see cref="Guard(Tensor, double)"/>(logvar).
     /// With an infinite <paramref name="logVarLimit"/> this is exactly the reference.
     /// </summary>
     public static (Tensor Loss, Tensor Reconstruction, Tensor Kl) Compute(
         Tensor reconstruction, Tensor x, Tensor mu, Tensor logVar, double beta, double logVarLimit)
     {
+        using var scalars = new TrainingScalars(beta, logVarLimit);
+        return Compute(reconstruction, x, mu, logVar, scalars);
+    }
+
+    /// <summary>The same with the constants held by the training run (see <see cref="TrainingScalars"/> for why).</summary>
+    public static (Tensor Loss, Tensor Reconstruction, Tensor Kl) Compute(
+        Tensor reconstruction, Tensor x, Tensor mu, Tensor logVar, TrainingScalars scalars)
+    {
         var rec = nn.functional.mse_loss(reconstruction, x, reduction: nn.Reduction.Sum);
-        var lv = Guard(logVar, logVarLimit);
-        var kl = (1 + lv - mu.pow(2) - lv.exp()).sum() * -0.5;
-        return (rec + kl * beta, rec, kl);
+        var lv = Guard(logVar, scalars);
+        // (1 + lv - mu² - exp(lv)).sum() * -0.5 and rec + kl * beta, spelled out with held scalars: TorchSharp's
+        // operators pass an implicit alpha = 1 to every add (1 + lv is lv.add(1, alpha: 1)), so the results are identical.
+        var kl = lv.add(scalars.One, scalars.One).sub(mu.pow(scalars.Two)).sub(lv.exp()).sum().mul(scalars.MinusHalf);
+        return (rec.add(kl.mul(scalars.Beta), scalars.One), rec, kl);
     }
 
     /// <summary>
@@ -26,6 +37,15 @@ internal static class VaeLoss
     /// receiving gradient instead of blowing every weight up to NaN, as the unguarded reference does on Shuttle.
     /// Only training uses it: the network, and so the exported encoder, output the raw logvar.
     /// </summary>
-    public static Tensor Guard(Tensor logVar, double limit) =>
-        double.IsPositiveInfinity(limit) ? logVar : logVar.clamp_max(limit);
+    public static Tensor Guard(Tensor logVar, double limit)
+    {
+        if (double.IsPositiveInfinity(limit))
+            return logVar;
+        using var scalar = limit.ToScalar();
+        return logVar.clamp_max(scalar);
+    }
+
+    /// <summary><see cref="Guard(Tensor, double)"/> with the limit held by the training run.</summary>
+    public static Tensor Guard(Tensor logVar, TrainingScalars scalars) =>
+        scalars.LogVarLimit is { } limit ? logVar.clamp_max(limit) : logVar;
 }

@@ -46,16 +46,23 @@ internal sealed class VaeNetwork : nn.Module<Tensor, Tensor, (Tensor Reconstruct
 
     /// <summary>
     /// Training forward pass with caller-supplied noise: <c>z = mu + exp(lv/2) · eps</c> with
-    /// lv = <see cref="VaeLoss.Guard"/>(logvar) (identical to the raw logvar below the limit).
+    /// lv = <see cref="VaeLoss.Guard(Tensor, double)"/>(logvar) (identical to the raw logvar below the limit).
     /// </summary>
     public override (Tensor Reconstruction, Tensor Mu, Tensor LogVar) forward(Tensor x, Tensor eps) =>
         Forward(x, eps, double.PositiveInfinity);
 
     public (Tensor Reconstruction, Tensor Mu, Tensor LogVar) Forward(Tensor x, Tensor eps, double logVarLimit)
     {
+        using var scalars = new TrainingScalars(0, logVarLimit);
+        return Forward(x, eps, scalars);
+    }
+
+    /// <summary>The same with the constants held by the training run (see <see cref="TrainingScalars"/> for why).</summary>
+    public (Tensor Reconstruction, Tensor Mu, Tensor LogVar) Forward(Tensor x, Tensor eps, TrainingScalars scalars)
+    {
         var (mu, logVar) = Encode(x);
-        var sigma = (VaeLoss.Guard(logVar, logVarLimit) * 0.5).exp();
-        var z = mu + sigma * eps;
+        var sigma = VaeLoss.Guard(logVar, scalars).mul(scalars.Half).exp();
+        var z = mu.add(sigma.mul(eps), scalars.One); // mu + sigma * eps, with the held alpha = 1
         return (Decode(z), mu, logVar);
     }
 

@@ -25,6 +25,17 @@ internal sealed class VaeTrainer
 
     public sealed record Result(VaeWeights Weights, VaeTrainingReport Report);
 
+    /// <summary>
+    /// Training was cancelled. <see cref="Partial"/> holds the weights <c>Fit</c> would have kept after the last completed
+    /// epoch (and the report up to it), or null when no epoch completed. The estimator turns it into the public
+    /// <see cref="VaeTrainingCancelledException"/>.
+    /// </summary>
+    public sealed class CancelledException(Result? partial, OperationCanceledException inner)
+        : OperationCanceledException(inner.Message, inner, inner.CancellationToken)
+    {
+        public Result? Partial { get; } = partial;
+    }
+
     /// <summary>Trains on <paramref name="data"/>, which it standardizes in place when the options say so.</summary>
     public Result Train(FeatureMatrix data)
     {
@@ -65,7 +76,9 @@ internal sealed class VaeTrainer
 
         using var trainX = Gather(data, trainRows);
         using var validationX = validationRows.Length > 0 ? Gather(data, validationRows) : null;
-        using var optimizer = optim.Adam(network.parameters(), lr: options.LearningRate);
+        // Adam and the loss constants hold their TorchSharp Scalars for the whole run (see TrainingScalars for why).
+        using var optimizer = new VaeAdam(network.parameters(), options.LearningRate);
+        using var scalars = new TrainingScalars(options.Beta, options.LogVarianceLimit);
         using var noise = new Generator((ulong)seed, device);
         var parameters = network.parameters().ToArray();
 
@@ -79,70 +92,87 @@ internal sealed class VaeTrainer
         int n = trainRows.Length;
         var order = Enumerable.Range(0, n).ToArray();
 
-        for (int epoch = 1; epoch <= options.Epochs; epoch++)
+        // Without validation data the last completed epoch is the one to keep; snapshot it only when a cancellation could
+        // ask for it (with validation data the best epoch is snapshotted anyway).
+        bool snapshotEveryEpoch = validationX is null && cancellation.CanBeCanceled;
+        try
         {
-            var epochClock = Stopwatch.StartNew();
-            random.Shuffle(order);
-            double lossSum = 0, recSum = 0, klSum = 0;
-            int batchIndex = 0;
-            for (int start = 0; start < n; start += options.BatchSize, batchIndex++)
+            for (int epoch = 1; epoch <= options.Epochs; epoch++)
             {
-                cancellation.ThrowIfCancellationRequested();
-                int count = Math.Min(options.BatchSize, n - start);
-                using var scope = NewDisposeScope();
-                using var index = tensor(order.AsSpan(start, count).ToArray().Select(i => (long)i).ToArray(), device: device);
-                var x = trainX.index_select(0, index);
-                var eps = randn(new long[] { count, options.LatentDim }, device: device, generator: noise);
-                var (reconstruction, mu, logVar) = network.Forward(x, eps, options.LogVarianceLimit);
-                var (loss, rec, kl) = VaeLoss.Compute(reconstruction, x, mu, logVar, options.Beta, options.LogVarianceLimit);
+                var epochClock = Stopwatch.StartNew();
+                random.Shuffle(order);
+                double lossSum = 0, recSum = 0, klSum = 0;
+                int batchIndex = 0;
+                for (int start = 0; start < n; start += options.BatchSize, batchIndex++)
+                {
+                    cancellation.ThrowIfCancellationRequested();
+                    int count = Math.Min(options.BatchSize, n - start);
+                    using var scope = NewDisposeScope();
+                    using var index = tensor(order.AsSpan(start, count).ToArray().Select(i => (long)i).ToArray(), device: device);
+                    var x = trainX.index_select(0, index);
+                    var eps = randn(new long[] { count, options.LatentDim }, device: device, generator: noise);
+                    var (reconstruction, mu, logVar) = network.Forward(x, eps, scalars);
+                    var (loss, rec, kl) = VaeLoss.Compute(reconstruction, x, mu, logVar, scalars);
 
-                optimizer.zero_grad();
-                loss.backward();
-                if (options.GradientClipNormPerRow is > 0 and { } clip)
-                    nn.utils.clip_grad_norm_(parameters, clip * count);
-                optimizer.step();
+                    optimizer.ZeroGrad();
+                    loss.backward();
+                    if (options.GradientClipNormPerRow is > 0 and { } clip)
+                        nn.utils.clip_grad_norm_(parameters, clip * count);
+                    optimizer.Step();
 
-                double lossValue = loss.item<float>();
-                if (!double.IsFinite(lossValue))
-                    throw Diverged(epoch, batchIndex + 1, lossValue);
-                lossSum += lossValue;
-                recSum += rec.item<float>();
-                klSum += kl.item<float>();
+                    double lossValue = loss.item<float>();
+                    if (!double.IsFinite(lossValue))
+                        throw Diverged(epoch, batchIndex + 1, lossValue);
+                    lossSum += lossValue;
+                    recSum += rec.item<float>();
+                    klSum += kl.item<float>();
+                }
+
+                double? validationLoss = validationX is null ? null : ValidationLoss(network, validationX, scalars);
+                if (validationLoss is { } v && !double.IsFinite(v))
+                    throw Diverged(epoch, batchIndex, v);
+
+                bool isBest = validationLoss is { } value ? value < bestValidation : true;
+                if (isBest)
+                {
+                    bestValidation = validationLoss ?? bestValidation;
+                    bestEpoch = epoch;
+                    epochsWithoutImprovement = 0;
+                    // Without validation data the last epoch wins; only snapshot when it can matter.
+                    if (validationX is not null || snapshotEveryEpoch)
+                        best = network.Snapshot(standardization);
+                }
+                else
+                {
+                    epochsWithoutImprovement++;
+                }
+
+                var report = new VaeEpochReport(epoch, options.Epochs, lossSum / n, recSum / n, klSum / n, validationLoss,
+                    n / Math.Max(epochClock.Elapsed.TotalSeconds, 1e-9), clock.Elapsed, isBest);
+                reports.Add(report);
+                log(report.ToString());
+                options.Progress?.Report(report);
+
+                // glibc keeps freed batch tensors in its arenas; hand them back so RSS stays flat across epochs.
+                NativeMemory.ReturnFreedMemoryToSystem();
+
+                if (options.EarlyStoppingPatience > 0 && validationX is not null && epochsWithoutImprovement >= options.EarlyStoppingPatience)
+                {
+                    stopReason = $"early stopping: no validation improvement for {options.EarlyStoppingPatience} epochs";
+                    break;
+                }
             }
-
-            double? validationLoss = validationX is null ? null : ValidationLoss(network, validationX);
-            if (validationLoss is { } v && !double.IsFinite(v))
-                throw Diverged(epoch, batchIndex, v);
-
-            bool isBest = validationLoss is { } value ? value < bestValidation : true;
-            if (isBest)
+        }
+        catch (OperationCanceledException e) when (cancellation.IsCancellationRequested)
+        {
+            Result? partial = null;
+            if (best is not null && reports.Count > 0 && best.AllFinite())
             {
-                bestValidation = validationLoss ?? bestValidation;
-                bestEpoch = epoch;
-                epochsWithoutImprovement = 0;
-                // Without validation data the last epoch wins; only snapshot when it can matter.
-                if (validationX is not null)
-                    best = network.Snapshot(standardization);
+                var partialReport = new VaeTrainingReport(reports.ToList(), bestEpoch, n, validationRows.Length,
+                    $"cancelled during epoch {reports.Count + 1} of {options.Epochs}", device.ToString(), get_num_threads(), seed);
+                partial = new Result(best, partialReport);
             }
-            else
-            {
-                epochsWithoutImprovement++;
-            }
-
-            var report = new VaeEpochReport(epoch, options.Epochs, lossSum / n, recSum / n, klSum / n, validationLoss,
-                n / Math.Max(epochClock.Elapsed.TotalSeconds, 1e-9), clock.Elapsed, isBest);
-            reports.Add(report);
-            log(report.ToString());
-            options.Progress?.Report(report);
-
-            // glibc keeps freed batch tensors in its arenas; hand them back so RSS stays flat across epochs.
-            NativeMemory.ReturnFreedMemoryToSystem();
-
-            if (options.EarlyStoppingPatience > 0 && validationX is not null && epochsWithoutImprovement >= options.EarlyStoppingPatience)
-            {
-                stopReason = $"early stopping: no validation improvement for {options.EarlyStoppingPatience} epochs";
-                break;
-            }
+            throw new CancelledException(partial, e);
         }
 
         var weights = best ?? network.Snapshot(standardization);
@@ -153,7 +183,7 @@ internal sealed class VaeTrainer
         return new Result(weights, reportAll);
     }
 
-    private double ValidationLoss(VaeNetwork network, Tensor validationX)
+    private double ValidationLoss(VaeNetwork network, Tensor validationX, TrainingScalars scalars)
     {
         using var _ = no_grad();
         network.eval();
@@ -165,7 +195,7 @@ internal sealed class VaeTrainer
             using var scope = NewDisposeScope();
             var x = validationX.narrow(0, start, Math.Min(block, rows - start));
             var (mu, logVar) = network.Encode(x);
-            var (loss, _, _) = VaeLoss.Compute(network.Decode(mu), x, mu, logVar, options.Beta, options.LogVarianceLimit);
+            var (loss, _, _) = VaeLoss.Compute(network.Decode(mu), x, mu, logVar, scalars);
             total += loss.item<float>();
         }
         network.train();

@@ -81,6 +81,45 @@ public class TorchParityTests
     }
 
     [Fact]
+    public void TheTrainersAdamMatchesTheReferenceAndTorchSharpsAdamBitForBit()
+    {
+        // VaeAdam replaces optim.Adam in the trainer (it holds its Scalars; see TrainingScalars). One step against the
+        // PyTorch fixture, then three steps against TorchSharp's Adam on an identical network: the same bits.
+        using var ours = new Run(VaeOptions.Defaults.LogVarianceLimit);
+        using var theirs = new Run(VaeOptions.Defaults.LogVarianceLimit);
+        using var vaeAdam = new VaeAdam(ours.Network.parameters(), Fixture.LearningRate, Fixture.AdamBeta1, Fixture.AdamBeta2, Fixture.AdamEpsilon);
+        using var torchAdam = optim.Adam(theirs.Network.parameters(), lr: Fixture.LearningRate, beta1: Fixture.AdamBeta1,
+            beta2: Fixture.AdamBeta2, eps: Fixture.AdamEpsilon);
+        Assert.Equal(0.0, Fixture.AdamWeightDecay); // VaeAdam has no weight decay, like the trainer's use of Adam
+
+        for (int step = 1; step <= 3; step++)
+        {
+            var (oursLoss, theirsLoss) = step == 1 ? (ours.Loss, theirs.Loss) : (StepLoss(ours), StepLoss(theirs));
+            vaeAdam.ZeroGrad();
+            oursLoss.backward();
+            vaeAdam.Step();
+            torchAdam.zero_grad();
+            theirsLoss.backward();
+            torchAdam.step();
+            var after = ours.Network.Snapshot(null);
+            if (step == 1)
+                AssertClose(Fixture.Expected.WeightsAfterOneAdamStep, after, "weights after VaeAdam");
+            var expected = theirs.Network.Snapshot(null);
+            foreach (var (e, a) in expected.Encoder.Concat(expected.Decoder).Zip(after.Encoder.Concat(after.Decoder)))
+            {
+                Assert.Equal(e.Weight, a.Weight);
+                Assert.Equal(e.Bias, a.Bias);
+            }
+        }
+
+        static Tensor StepLoss(Run run)
+        {
+            var (reconstruction, mu, logVar) = run.Network.Forward(run.X, run.Eps, VaeOptions.Defaults.LogVarianceLimit);
+            return VaeLoss.Compute(reconstruction, run.X, mu, logVar, Fixture.Beta, VaeOptions.Defaults.LogVarianceLimit).Loss;
+        }
+    }
+
+    [Fact]
     public void TheLogVarianceGuardChangesNothingBelowTheLimitAndStopsGradientAbove()
     {
         using var logVar = tensor(new float[] { -5f, 0f, 3f, 19.9f, 25f, 1000f }).requires_grad_();

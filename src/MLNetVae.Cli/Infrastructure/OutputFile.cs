@@ -1,0 +1,24 @@
+namespace MLNetVae.Cli.Infrastructure;
+
+/// <summary>A single output file (score, sample), with the overwrite rule checked before any work starts.</summary>
+internal static class OutputFile
+{
+    /// <summary>
+    /// Returns the absolute path of <paramref name="path"/> after checking that it can be written: not a folder, and not
+    /// an existing file unless <paramref name="overwrite"/>. Creates the parent folder only when writing (<see cref="CreateParent"/>).
+    /// </summary>
+    public static string Prepare(string path, bool overwrite, string what = "output file")
+    {
+        if (string.IsNullOrWhiteSpace(path))
+            throw new CliException($"The {what} path is empty.", "Pass --output <file>.");
+        string full = Path.GetFullPath(path);
+        if (Directory.Exists(full))
+            throw new CliException($"The {what} '{full}' is a folder.", "Pass the path of a file with --output, e.g. scores.csv.");
+        if (!overwrite && File.Exists(full))
+            throw new CliException($"The {what} '{full}' already exists; not overwriting.", "Add --overwrite to replace it, or choose another --output.");
+        return full;
+    }
+
+    /// <summary>Creates the folder <paramref name="fullPath"/> goes into.</summary>
+    public static void CreateParent(string fullPath) => Directory.CreateDirectory(Path.GetDirectoryName(fullPath)!);
+}

@@ -1,0 +1,112 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNetVae.Cli.Data;
+using MLNetVae.Cli.Infrastructure;
+
+namespace MLNetVae.Cli.Modeling;
+
+/// <summary>What a model says about every row of a data file.</summary>
+/// <param name="Mu">The latent means (null when not asked for).</param>
+/// <param name="Scores">Anomaly scores: the reconstruction error, higher = more anomalous.</param>
+/// <param name="Predicted">Whether each row is flagged: score &gt; threshold.</param>
+/// <param name="Threshold">The threshold used.</param>
+/// <param name="ThresholdSource">Where it came from, for messages and reports.</param>
+internal sealed record ScoredRows(float[][]? Mu, float[] Scores, bool[] Predicted, float Threshold, string ThresholdSource)
+{
+    public int FlaggedCount => Predicted.Count(p => p);
+}
+
+/// <summary>Runs a loaded model over data and reads its scores and decisions.</summary>
+internal static class ModelScoring
+{
+    /// <summary>
+    /// How a data file is read for <paramref name="model"/>: its input columns by name (other columns are ignored), and
+    /// the label column when present (or required).
+    /// </summary>
+    public static ColumnSelection SelectionFor(LoadedModel model, string labelColumn, bool labelRequired, string labelPurpose = "") =>
+        new(labelColumn, labelRequired, model.InputColumns, "the model's input columns",
+            $"The model reads {model.InputColumns.Count} column(s) by name, as in the file it was trained on ({Describe(model.InputColumns)}).",
+            labelPurpose);
+
+    /// <summary>
+    /// Scores every row. Without <paramref name="thresholdOverride"/> the model's own decision is used (models from
+    /// <c>train</c>); a model without one needs the override.
+    /// </summary>
+    public static ScoredRows Score(LoadedModel model, TabularData data, float? thresholdOverride, bool readMu, CancellationToken cancellationToken)
+    {
+        CheckTypes(model, data);
+        if (thresholdOverride is null && !model.HasDecision)
+            throw new CliException($"The model '{model.Path}' has no anomaly threshold (it was not written by 'mlnetvae train').",
+                "Pass --threshold <score>: rows whose reconstruction error is above it are flagged.");
+
+        var scored = model.Pipeline.Transform(data.Data);
+        var schema = scored.Schema;
+        var muColumn = schema[model.Vae.Options.MuColumnName];
+        var scoreColumn = schema[model.ScoreColumn];
+        var columns = new List<DataViewSchema.Column> { scoreColumn };
+        if (readMu)
+            columns.Add(muColumn);
+        bool useModel = thresholdOverride is null;
+        if (useModel)
+        {
+            columns.Add(schema[AnomalyPipeline.PredictedLabelColumn]);
+            columns.Add(schema[AnomalyPipeline.ThresholdColumn]);
+        }
+
+        var mu = readMu ? new List<float[]>() : null;
+        var scores = new List<float>();
+        var predicted = new List<bool>();
+        float threshold = thresholdOverride ?? float.NaN;
+        using (var cursor = scored.GetRowCursor(columns))
+        {
+            var scoreGetter = cursor.GetGetter<float>(scoreColumn);
+            var muGetter = readMu ? cursor.GetGetter<VBuffer<float>>(muColumn) : null;
+            var predictedGetter = useModel ? cursor.GetGetter<bool>(schema[AnomalyPipeline.PredictedLabelColumn]) : null;
+            var thresholdGetter = useModel ? cursor.GetGetter<float>(schema[AnomalyPipeline.ThresholdColumn]) : null;
+            float score = 0, rowThreshold = 0;
+            bool flag = false;
+            var vector = default(VBuffer<float>);
+            while (cursor.MoveNext())
+            {
+                if ((cursor.Position & 0x3ff) == 0)
+                    cancellationToken.ThrowIfCancellationRequested();
+                scoreGetter(ref score);
+                scores.Add(score);
+                if (muGetter is not null)
+                {
+                    muGetter(ref vector);
+                    mu!.Add(vector.DenseValues().ToArray());
+                }
+                if (useModel)
+                {
+                    predictedGetter!(ref flag);
+                    thresholdGetter!(ref rowThreshold);
+                    predicted.Add(flag);
+                    threshold = rowThreshold;
+                }
+                else
+                {
+                    predicted.Add(score > threshold);
+                }
+            }
+        }
+        string source = useModel ? "stored in the model" : "--threshold";
+        return new ScoredRows(mu?.ToArray(), scores.ToArray(), predicted.ToArray(), threshold, source);
+    }
+
+    /// <summary>The data's columns must have the types the model was trained on (a CSV gives Single columns).</summary>
+    private static void CheckTypes(LoadedModel model, TabularData data)
+    {
+        foreach (var column in model.InputSchema.Where(c => !c.IsHidden))
+        {
+            var actual = data.Data.Schema.GetColumnOrNull(column.Name);
+            if (actual is { } a && !a.Type.Equals(column.Type))
+                throw new CliException(
+                    $"The column '{column.Name}' of '{data.Path}' is {a.Type}; the model '{model.Path}' was trained on {column.Type}.",
+                    "Score data in the same format and with the same columns as the training data.");
+        }
+    }
+
+    private static string Describe(IReadOnlyList<string> names) =>
+        names.Count <= 6 ? string.Join(", ", names) : $"{string.Join(", ", names.Take(4))}, ..., {names[^1]}";
+}
