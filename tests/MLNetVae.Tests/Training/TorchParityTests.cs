@@ -81,10 +81,10 @@ public class TorchParityTests
     }
 
     [Fact]
-    public void TheTrainersAdamMatchesTheReferenceAndTorchSharpsAdamBitForBit()
+    public void TheTrainersAdamMatchesTheReferenceAndTorchSharpsAdam()
     {
         // VaeAdam replaces optim.Adam in the trainer (it holds its Scalars; see TrainingScalars). One step against the
-        // PyTorch fixture, then three steps against TorchSharp's Adam on an identical network: the same bits.
+        // PyTorch fixture, then three steps against TorchSharp's Adam on an identical network: equal to float32 rounding.
         using var ours = new Run(VaeOptions.Defaults.LogVarianceLimit);
         using var theirs = new Run(VaeOptions.Defaults.LogVarianceLimit);
         using var vaeAdam = new VaeAdam(ours.Network.parameters(), Fixture.LearningRate, Fixture.AdamBeta1, Fixture.AdamBeta2, Fixture.AdamEpsilon);
@@ -104,12 +104,9 @@ public class TorchParityTests
             var after = ours.Network.Snapshot(null);
             if (step == 1)
                 AssertClose(Fixture.Expected.WeightsAfterOneAdamStep, after, "weights after VaeAdam");
-            var expected = theirs.Network.Snapshot(null);
-            foreach (var (e, a) in expected.Encoder.Concat(expected.Decoder).Zip(after.Encoder.Concat(after.Decoder)))
-            {
-                Assert.Equal(e.Weight, a.Weight);
-                Assert.Equal(e.Bias, a.Bias);
-            }
+            // Same operations as optim.Adam; in Release builds the JIT may fuse the scalar math differently, so the
+            // comparison is to float32 rounding (measured: at most 1 ulp).
+            AssertClose(theirs.Network.Snapshot(null), after, $"VaeAdam vs optim.Adam, step {step}");
         }
 
         static Tensor StepLoss(Run run)
