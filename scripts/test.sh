@@ -34,12 +34,18 @@ status=0
 dotnet test MLNetVae.sln -c Release --logger "console;verbosity=normal" \
   --logger "trx;LogFileName=results.trx" --results-directory "$results" "$@" || status=$?
 
+# The notebooks run headless too (dotnet-repl, ~1 min); a failing cell fails the run.
+notebooks=0
+bash scripts/run-notebooks.sh || notebooks=$?
+[[ $notebooks -ne 0 && $status -eq 0 ]] && status=$notebooks
+
 trx=$(find "$results" -name '*.trx' | head -n 1)
 if [[ -n "$trx" ]]; then
   counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)
   count() { sed -n "s/.* $1=\"\([0-9]*\)\".*/\1/p" <<<"$counters"; }
   passed=$(count passed); failed=$(count failed); total=$(count total); executed=$(count executed)
   echo
+  [[ $notebooks -ne 0 ]] && failed=$(( ${failed:-0} + 1 ))  # the notebook run counts as one more test
   echo "${passed:-0} passed, ${failed:-0} failed, $(( ${total:-0} - ${executed:-0} )) skipped"
 fi
 exit "$status"
