@@ -181,15 +181,16 @@ internal sealed class VaeTrainer
         var sumSquares = new double[latent];
         var kl = new double[latent];
         const int block = 4096;
+        long overRows = 0; // a variable, not the literal 0, which C# would convert to TorchSharp's ScalarType in sum(...)
         for (long start = 0; start < rows; start += block)
         {
             using var scope = NewDisposeScope();
             var (mu, logVar) = network.Encode(x.narrow(0, start, Math.Min(block, rows - start)));
             var klRows = (1 + logVar - mu.pow(2) - logVar.exp()) * -0.5;
             var muD = mu.to_type(ScalarType.Float64).cpu();
-            using var muSum = muD.sum(0);
-            using var muSquares = muD.pow(2).sum(0);
-            using var klSum = klRows.to_type(ScalarType.Float64).sum(0).cpu();
+            using var muSum = muD.sum(overRows);
+            using var muSquares = muD.pow(2).sum(overRows);
+            using var klSum = klRows.to_type(ScalarType.Float64).sum(overRows).cpu();
             var s = muSum.data<double>().ToArray();
             var q = muSquares.data<double>().ToArray();
             var k = klSum.data<double>().ToArray();
