@@ -12,7 +12,7 @@ namespace MLNetVae.Evaluation;
 /// Anomaly-detection evaluation of the VAE detector's DEFAULT options against ML.NET's RandomizedPca, with one fixed
 /// protocol (printed with the results; see <see cref="Protocol"/>). Usage:
 /// <code>
-/// dotnet run -c Release --project eval/MLNetVae.Evaluation -- [--seeds 3] [--sets cardio,wine] [--max-train-rows 10000]
+/// dotnet run -c Release --project eval/MLNetVae.Evaluation -- [--seeds 5] [--sets cardio,wine] [--max-train-rows 10000]
 ///     [--data ../shared/data] [--markdown docs/evaluation-table.md] [--option Beta=1 --option ScoreKind=NegativeElbo]
 ///     [--featurization]
 /// </code>
@@ -79,7 +79,7 @@ public static class Program
 /// <summary>Command-line arguments.</summary>
 public sealed class Arguments
 {
-    public int Seeds { get; private set; } = 3;
+    public int Seeds { get; private set; } = 5;
     public List<string> Sets { get; } = new();
     public int MaxTrainRows { get; private set; } = 10_000;
     public string DataDirectory { get; private set; } = DefaultDataDirectory();
@@ -234,7 +234,7 @@ public sealed class Protocol
         sb.AppendLine($"VAE: VaeAnomalyOptions defaults (hidden = clamp(2d, 32, 512), latent = clamp(ceil(d/3), 2, 256), " +
                       $"epochs = clamp(ceil({VaeAnomalyOptions.Defaults.TargetOptimizerSteps} / steps per epoch), {VaeAnomalyOptions.Defaults.MinimumEpochs}, {VaeAnomalyOptions.Defaults.MaximumEpochs}), " +
                       $"batch {d.BatchSize}, beta {d.Beta}, lr {d.LearningRate}, validation {d.ValidationFraction}, patience {d.EarlyStoppingPatience}, " +
-                      $"KL warm-up {d.KlWarmupEpochs}, score {d.ScoreKind}), Seed = s" +
+                      $"KL warm-up {d.KlWarmupEpochs}, score {d.ScoreKind}), Seed = s, NumberOfThreads = 1" +
                       (Overrides.Count > 0 ? $"; OVERRIDES: {string.Join(", ", Overrides.Select(o => $"{o.Key}={o.Value}"))}" : "") +
                       (Knobs is { LatentDivisor: { } ld } ? $"; KNOB latent = d/{ld}" : "") +
                       (Knobs is { HiddenMultiplier: { } hm } ? $"; KNOB hidden = {hm}d" : "") +
@@ -264,7 +264,9 @@ public sealed class Protocol
             var trainView = Rows.ToDataView(ml, train.Features, train.Anomaly);
             var testView = Rows.ToDataView(ml, test.Features, test.Anomaly);
 
-            var options = ApplyOverrides(new VaeAnomalyOptions { Seed = seed });
+            // One TorchSharp thread: on a shared 2-core machine, two threads ran up to 30x slower whenever another
+            // process held a core (threads wait for each other at every operation); alone, two were at most 1.3x faster.
+            var options = ApplyOverrides(new VaeAnomalyOptions { Seed = seed, NumberOfThreads = 1 });
             if (Knobs?.LatentDivisor is { } divisor)
                 options.LatentDim = Math.Clamp((int)Math.Ceiling(set.Dimensions / divisor), 2, 256);
             if (Knobs?.HiddenMultiplier is { } multiplier)

@@ -26,7 +26,7 @@ public class ShuttleDetectionTests
 
         using var detector = ml.AnomalyDetection.Trainers.VariationalAutoencoder(new VaeAnomalyOptions
         {
-            Epochs = 15, NumberOfThreads = 2, Seed = 1,
+            Epochs = 15, NumberOfThreads = 1, Seed = 1,
         }).Fit(train);
         Assert.Equal(32, detector.Vae.HiddenDim);
         Assert.Equal(3, detector.Vae.LatentDim);

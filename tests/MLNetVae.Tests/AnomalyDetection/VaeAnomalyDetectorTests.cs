@@ -24,7 +24,7 @@ public class VaeAnomalyDetectorTests : IClassFixture<VaeAnomalyDetectorTests.Tra
             Test = Ml.Data.Cache(split.TestSet);
             Detector = Ml.AnomalyDetection.Trainers.VariationalAutoencoder(new VaeAnomalyOptions
             {
-                HiddenDim = 64, LatentDim = 8, Epochs = 30, BatchSize = 64, NumberOfThreads = 2, Seed = 1,
+                HiddenDim = 64, LatentDim = 8, Epochs = 30, BatchSize = 64, NumberOfThreads = 1, Seed = 1,
                 PerFeatureErrorColumnName = "FeatureErrors",
             }).Fit(Train);
         }
@@ -217,7 +217,7 @@ public class VaeAnomalyDetectorTests : IClassFixture<VaeAnomalyDetectorTests.Tra
         var data = trained.Test;
         using var plain = Ml.AnomalyDetection.Trainers.VariationalAutoencoder(new VaeAnomalyOptions
         {
-            HiddenDim = 32, LatentDim = 4, Epochs = 3, BatchSize = 64, NumberOfThreads = 2, Seed = 2, Standardize = false, Beta = 0.5,
+            HiddenDim = 32, LatentDim = 4, Epochs = 3, BatchSize = 64, NumberOfThreads = 1, Seed = 2, Standardize = false, Beta = 0.5,
             ScoreKind = VaeAnomalyScoreKind.NegativeElbo, MonteCarloSamples = 3,
         }).Fit(trained.Train);
         var elbo = TestData.ReadScalars(plain.Transform(data), "Score");

@@ -88,7 +88,7 @@ public class VaeAnomalyOptionsTests
     {
         var ml = new MLContext(seed: 3);
         var data = ml.Data.TakeRows(TestData.LoadLabelledCsv(ml, TestData.NewsEmbeddingsCsv), 100);
-        using var detector = ml.AnomalyDetection.Trainers.VariationalAutoencoder(new VaeAnomalyOptions { Epochs = 1, NumberOfThreads = 2 }).Fit(data);
+        using var detector = ml.AnomalyDetection.Trainers.VariationalAutoencoder(new VaeAnomalyOptions { Epochs = 1, NumberOfThreads = 1 }).Fit(data);
         Assert.Equal(512, detector.Vae.HiddenDim);
         Assert.Equal(256, detector.Vae.LatentDim);
         Assert.Equal(512, detector.Options.HiddenDim);
@@ -131,7 +131,7 @@ public class VaeAnomalyOptionsTests
     {
         var ml = new MLContext(seed: 3);
         var data = TestData.Random(ml, 50, 5, seed: 1);
-        using var detector = ml.AnomalyDetection.Trainers.VariationalAutoencoder(new VaeAnomalyOptions { HiddenDim = 8, LatentDim = 2, Epochs = 1, NumberOfThreads = 2 }).Fit(data);
+        using var detector = ml.AnomalyDetection.Trainers.VariationalAutoencoder(new VaeAnomalyOptions { HiddenDim = 8, LatentDim = 2, Epochs = 1, NumberOfThreads = 1 }).Fit(data);
         using var stream = new MemoryStream();
         var error = Assert.Throws<NotSupportedException>(() => ml.Model.Save(detector, data.Schema, stream));
         Assert.Contains("VaeAnomalyTransformer", error.Message);
@@ -143,7 +143,7 @@ public class VaeAnomalyOptionsTests
         var ml = new MLContext(seed: 3);
         var data = ml.Data.Cache(TestData.LoadLabelledCsv(ml, TestData.NewsEmbeddingsCsv));
         var pipeline = ml.Transforms.NormalizeMeanVariance("Features")
-            .Append(ml.AnomalyDetection.Trainers.VariationalAutoencoder(new VaeAnomalyOptions { HiddenDim = 16, LatentDim = 4, Epochs = 2, NumberOfThreads = 2 }));
+            .Append(ml.AnomalyDetection.Trainers.VariationalAutoencoder(new VaeAnomalyOptions { HiddenDim = 16, LatentDim = 4, Epochs = 2, NumberOfThreads = 1 }));
         var model = pipeline.Fit(data);
         var metrics = ml.AnomalyDetection.Evaluate(model.Transform(data));
         Assert.InRange(metrics.AreaUnderRocCurve, 0, 1);
@@ -157,7 +157,7 @@ public class VaeAnomalyOptionsTests
         options.HiddenDim ??= 8;
         options.LatentDim ??= 2;
         options.Epochs ??= 2;
-        options.NumberOfThreads = 2;
+        options.NumberOfThreads = 1;
         return ml.AnomalyDetection.Trainers.VariationalAutoencoder(options).Fit(data);
     }
 }

@@ -47,7 +47,7 @@ public class MuVersusPcaFeaturesTests
         var vaePipeline = standardize
             .Append(ml.Transforms.VariationalAutoencoder(new VaeOptions
             {
-                HiddenDim = 128, LatentDim = Dimensions, Epochs = 40, BatchSize = 64, KlWarmupEpochs = 10, NumberOfThreads = 2, Seed = 0,
+                HiddenDim = 128, LatentDim = Dimensions, Epochs = 40, BatchSize = 64, KlWarmupEpochs = 10, NumberOfThreads = 1, Seed = 0,
             }))
             .Append(Classifier("Mu"));
         var pcaPipeline = standardize

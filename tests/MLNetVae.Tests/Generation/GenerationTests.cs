@@ -15,7 +15,7 @@ public class GenerationTests : IClassFixture<GenerationTests.Trained>
             Rows = TestData.ReadVectors(Data, "Features");
             Model = Ml.Transforms.VariationalAutoencoder(new VaeOptions
             {
-                HiddenDim = 64, LatentDim = 8, Epochs = 15, BatchSize = 64, NumberOfThreads = 2, Seed = 2, Beta = 1,
+                HiddenDim = 64, LatentDim = 8, Epochs = 15, BatchSize = 64, NumberOfThreads = 1, Seed = 2, Beta = 1,
             }).Fit(Data);
         }
 

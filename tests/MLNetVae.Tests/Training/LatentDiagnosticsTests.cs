@@ -15,7 +15,7 @@ public class LatentDiagnosticsTests
         // No validation split: every row is a training row, so the report's statistics are over the same rows.
         using var model = ml.Transforms.VariationalAutoencoder(new VaeOptions
         {
-            HiddenDim = 48, LatentDim = 6, Epochs = 5, BatchSize = 64, NumberOfThreads = 2, Seed = 4, ValidationFraction = 0,
+            HiddenDim = 48, LatentDim = 6, Epochs = 5, BatchSize = 64, NumberOfThreads = 1, Seed = 4, ValidationFraction = 0,
         }).Fit(data);
         var report = model.TrainingReport!;
         var scored = model.Transform(data);
@@ -49,7 +49,7 @@ public class LatentDiagnosticsTests
         // A huge KL weight drives q(z|x) onto the prior: the latent means stop depending on the row.
         using var model = ml.Transforms.VariationalAutoencoder(new VaeOptions
         {
-            HiddenDim = 32, LatentDim = 20, Epochs = 4, BatchSize = 64, NumberOfThreads = 2, Seed = 1, Beta = 500,
+            HiddenDim = 32, LatentDim = 20, Epochs = 4, BatchSize = 64, NumberOfThreads = 1, Seed = 1, Beta = 500,
         }).Fit(data);
         var report = model.TrainingReport!;
         Assert.True(report.ActiveLatentDimensions < 2, $"{report.ActiveLatentDimensions} active dimensions");
@@ -63,7 +63,7 @@ public class LatentDiagnosticsTests
         var data = ml.Data.Cache(TestData.LoadLabelledCsv(ml, TestData.NewsEmbeddingsCsv));
         var options = new VaeOptions
         {
-            HiddenDim = 32, LatentDim = 4, Epochs = 7, BatchSize = 64, NumberOfThreads = 2, Seed = 1, Beta = 0.8, KlWarmupEpochs = 4,
+            HiddenDim = 32, LatentDim = 4, Epochs = 7, BatchSize = 64, NumberOfThreads = 1, Seed = 1, Beta = 0.8, KlWarmupEpochs = 4,
             EarlyStoppingPatience = 0,
         };
         using var model = ml.Transforms.VariationalAutoencoder(options).Fit(data);
@@ -88,7 +88,7 @@ public class LatentDiagnosticsTests
         var data = TestData.Random(ml, 200, 6, seed: 3);
         using var model = ml.Transforms.VariationalAutoencoder(new VaeOptions
         {
-            HiddenDim = 8, LatentDim = 2, Epochs = 3, NumberOfThreads = 2, Seed = 1, KlWarmupEpochs = 10,
+            HiddenDim = 8, LatentDim = 2, Epochs = 3, NumberOfThreads = 1, Seed = 1, KlWarmupEpochs = 10,
         }).Fit(data);
         Assert.Equal(3, model.TrainingReport!.BestEpoch);
         Assert.All(model.TrainingReport.Epochs, e => Assert.False(e.IsBest));
