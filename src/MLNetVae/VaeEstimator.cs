@@ -86,7 +86,25 @@ public sealed class VaeEstimator : IEstimator<VaeTransformer>
                 options.CancellationToken, e);
         }
         Log($"Training finished: {result.Report.StopReason}; keeping epoch {result.Report.BestEpoch}.");
+        WarnIfLatentSpaceCollapsed(result.Report, options, m => channel.Warning(MessageSensitivity.None, m), Log);
         return new VaeTransformer(environment, options, result.Weights, result.Report);
+    }
+
+    /// <summary>Fraction of active latent dimensions below which <c>Fit</c> warns that the latent space collapsed.</summary>
+    internal const double CollapseWarningFraction = 0.1;
+
+    internal static void WarnIfLatentSpaceCollapsed(VaeTrainingReport report, VaeOptions options, Action<string> warn, Action<string> info)
+    {
+        int latent = report.KlPerDimension.Count;
+        if (latent == 0)
+            return;
+        string summary = $"{report.ActiveLatentDimensions} of {latent} latent dimensions are active (variance of the latent mean over " +
+                         $"the training rows > {VaeOptions.Defaults.ActiveLatentVarianceThreshold}); mean KL per row {report.KlPerDimension.Sum():G4}.";
+        if (report.ActiveLatentDimensions < CollapseWarningFraction * latent)
+            warn($"Posterior collapse: only {summary} The other dimensions carry no information (Mu is constant in them). " +
+                 $"Lower Beta (now {options.Beta}), set KlWarmupEpochs (now {options.KlWarmupEpochs}) or use a smaller LatentDim (now {options.LatentDim}).");
+        else
+            info(summary);
     }
 
     /// <summary>The input schema plus the four output columns; throws if the input column is missing or of the wrong type.</summary>

@@ -35,6 +35,13 @@ public sealed class VaeOptions
         public const double ValidationFraction = 0.1;
         /// <summary>Epochs without validation improvement before training stops; 0 disables early stopping.</summary>
         public const int EarlyStoppingPatience = 10;
+        /// <summary>Epochs over which the KL weight ramps up from 0 to <see cref="VaeOptions.Beta"/>; 0 turns warm-up off.</summary>
+        public const int KlWarmupEpochs = 0;
+        /// <summary>
+        /// A latent dimension counts as active when the variance of its mean over the training rows exceeds this
+        /// (Burda et al., 2016); see <see cref="VaeTrainingReport.ActiveLatentDimensions"/>.
+        /// </summary>
+        public const double ActiveLatentVarianceThreshold = 0.01;
         /// <summary>Whether features are standardized with a per-feature mean and standard deviation fitted on the training rows.</summary>
         public const bool Standardize = true;
         /// <summary>Smallest per-feature scale, as a fraction of the mean standard deviation of all features (see <see cref="VaeOptions.StandardizeScaleFloor"/>).</summary>
@@ -91,6 +98,15 @@ public sealed class VaeOptions
     /// <see cref="Epochs"/> (the best validation weights are still kept when there is validation data).
     /// </summary>
     public int EarlyStoppingPatience { get; set; } = Defaults.EarlyStoppingPatience;
+
+    /// <summary>
+    /// KL warm-up: over the first this-many epochs the weight of the KL term grows linearly from 0 (epoch 1) to
+    /// <see cref="Beta"/> (epoch <c>KlWarmupEpochs + 1</c> onwards), which keeps more latent dimensions in use
+    /// (fewer collapse onto the prior). 0 (the default) turns it off. Warm-up epochs train a different objective, so
+    /// they are never kept as the best epoch and do not count towards <see cref="EarlyStoppingPatience"/>;
+    /// validation loss always uses the full <see cref="Beta"/>. Must be &gt;= 0.
+    /// </summary>
+    public int KlWarmupEpochs { get; set; } = Defaults.KlWarmupEpochs;
 
     /// <summary>
     /// Standardize every feature with the mean and standard deviation of the training rows. The statistics are
@@ -182,6 +198,8 @@ public sealed class VaeOptions
             throw OutOfRange(nameof(ValidationFraction), ValidationFraction, "a value in [0, 1)");
         if (EarlyStoppingPatience < 0)
             throw OutOfRange(nameof(EarlyStoppingPatience), EarlyStoppingPatience, "a value >= 0 (0 disables early stopping)");
+        if (KlWarmupEpochs < 0)
+            throw OutOfRange(nameof(KlWarmupEpochs), KlWarmupEpochs, "a value >= 0 (0 turns warm-up off)");
         if (!(StandardizeScaleFloor >= 0 && StandardizeScaleFloor <= 1))
             throw OutOfRange(nameof(StandardizeScaleFloor), StandardizeScaleFloor, "a value in [0, 1]");
         if (!double.IsFinite(LogVarianceLimit) || LogVarianceLimit <= 0)

@@ -39,4 +39,24 @@ public static class VaeCatalog
             HiddenDim = hiddenDim,
             Epochs = epochs,
         });
+    /// <summary>
+    /// Unsupervised anomaly detection with a variational autoencoder. The fitted transformer adds a score column (Single,
+    /// higher = more anomalous) and a predicted label column (Boolean), ready for <c>mlContext.AnomalyDetection.Evaluate</c>.
+    /// </summary>
+    /// <param name="catalog">The anomaly detection trainers, <c>mlContext.AnomalyDetection.Trainers</c>.</param>
+    /// <param name="options">Training, scoring and threshold options; validated here, before any training.</param>
+    public static VaeAnomalyEstimator VariationalAutoencoder(this AnomalyDetectionCatalog.AnomalyDetectionTrainers catalog, VaeAnomalyOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new VaeAnomalyEstimator(HostEnvironmentAccess.FromCatalog(catalog), options);
+    }
+
+    /// <summary>A VAE anomaly detector with the most used options; see <see cref="VaeAnomalyOptions"/> for all of them.</summary>
+    /// <param name="catalog">The anomaly detection trainers, <c>mlContext.AnomalyDetection.Trainers</c>.</param>
+    /// <param name="featureColumnName">Known-size vector of Single to score.</param>
+    /// <param name="contamination">Expected fraction of anomalies among the training rows, in (0, 0.5]; sets the threshold.</param>
+    public static VaeAnomalyEstimator VariationalAutoencoder(this AnomalyDetectionCatalog.AnomalyDetectionTrainers catalog,
+        string featureColumnName = VaeAnomalyOptions.Defaults.FeatureColumnName,
+        double contamination = VaeAnomalyOptions.Defaults.Contamination) =>
+        catalog.VariationalAutoencoder(new VaeAnomalyOptions { FeatureColumnName = featureColumnName, Contamination = contamination });
 }

@@ -134,6 +134,21 @@ internal sealed class VaeOnnxScorer : IDisposable
         }
     }
 
+    /// <summary>
+    /// Runs the decoder on <paramref name="rows"/> latent codes, row-major in <paramref name="z"/> (<c>[rows, latent]</c>),
+    /// writing <c>[rows, in]</c> into <paramref name="output"/> in the original feature scale. One ONNX Runtime call.
+    /// </summary>
+    public void Decode(float[] z, float[] output, int rows)
+    {
+        if (rows == 0)
+            return;
+        using var runOptions = new RunOptions();
+        using (var input = Tensor(z, rows, LatentDim))
+        using (var reconstruction = Tensor(output, rows, InputDim))
+            decoder.Run(runOptions, DecoderInputs, new[] { input }, DecoderOutputs, new[] { reconstruction });
+        Interlocked.Increment(ref decoderRuns);
+    }
+
     /// <summary>Mean over features of (x − x̂)², in float32 like the reference.</summary>
     internal static float MeanSquaredError(ReadOnlySpan<float> x, ReadOnlySpan<float> reconstruction, Span<float> scratch)
     {

@@ -100,6 +100,11 @@ internal sealed class VaeTrainer
             for (int epoch = 1; epoch <= options.Epochs; epoch++)
             {
                 var epochClock = Stopwatch.StartNew();
+                double beta = KlWeight(epoch);
+                bool warmingUp = epoch <= options.KlWarmupEpochs;
+                // A warm-up epoch's smaller β gets Scalars of its own, held for the epoch (see TrainingScalars).
+                using var warmupScalars = warmingUp ? new TrainingScalars(beta, options.LogVarianceLimit) : null;
+                var epochScalars = warmupScalars ?? scalars;
                 random.Shuffle(order);
                 double lossSum = 0, recSum = 0, klSum = 0;
                 int batchIndex = 0;
@@ -111,8 +116,8 @@ internal sealed class VaeTrainer
                     using var index = tensor(order.AsSpan(start, count).ToArray().Select(i => (long)i).ToArray(), device: device);
                     var x = trainX.index_select(0, index);
                     var eps = randn(new long[] { count, options.LatentDim }, device: device, generator: noise);
-                    var (reconstruction, mu, logVar) = network.Forward(x, eps, scalars);
-                    var (loss, rec, kl) = VaeLoss.Compute(reconstruction, x, mu, logVar, scalars);
+                    var (reconstruction, mu, logVar) = network.Forward(x, eps, epochScalars);
+                    var (loss, rec, kl) = VaeLoss.Compute(reconstruction, x, mu, logVar, epochScalars);
 
                     optimizer.ZeroGrad();
                     loss.backward();
@@ -132,8 +137,15 @@ internal sealed class VaeTrainer
                 if (validationLoss is { } v && !double.IsFinite(v))
                     throw Diverged(epoch, batchIndex, v);
 
-                bool isBest = validationLoss is { } value ? value < bestValidation : true;
-                if (isBest)
+                // A warm-up epoch trained a different objective (smaller β): never keep it, and do not count it for patience.
+                bool isBest = !warmingUp && (validationLoss is { } value ? value < bestValidation : true);
+                if (warmingUp)
+                {
+                    bestEpoch = epoch; // without a later epoch, the last warm-up epoch's weights are what Fit returns
+                    if (snapshotEveryEpoch)
+                        best = network.Snapshot(standardization);
+                }
+                else if (isBest)
                 {
                     bestValidation = validationLoss ?? bestValidation;
                     bestEpoch = epoch;
@@ -148,7 +160,7 @@ internal sealed class VaeTrainer
                 }
 
                 var report = new VaeEpochReport(epoch, options.Epochs, lossSum / n, recSum / n, klSum / n, validationLoss,
-                    n / Math.Max(epochClock.Elapsed.TotalSeconds, 1e-9), clock.Elapsed, isBest);
+                    n / Math.Max(epochClock.Elapsed.TotalSeconds, 1e-9), clock.Elapsed, isBest, beta);
                 reports.Add(report);
                 log(report.ToString());
                 options.Progress?.Report(report);
@@ -178,9 +190,61 @@ internal sealed class VaeTrainer
         var weights = best ?? network.Snapshot(standardization);
         if (!weights.AllFinite())
             throw Diverged(bestEpoch, 0, double.NaN);
+        if (best is not null)
+            network.Load(best);
+        var latent = LatentStatistics(network, trainX);
         var reportAll = new VaeTrainingReport(reports, bestEpoch, n, validationRows.Length, stopReason,
-            device.ToString(), get_num_threads(), seed);
+            device.ToString(), get_num_threads(), seed, latent);
         return new Result(weights, reportAll);
+    }
+
+    /// <summary>β of an epoch: linear from 0 (epoch 1) to <see cref="VaeOptions.Beta"/> at epoch KlWarmupEpochs + 1.</summary>
+    internal double KlWeight(int epoch) =>
+        options.KlWarmupEpochs <= 0 ? options.Beta : options.Beta * Math.Min(1.0, (epoch - 1) / (double)options.KlWarmupEpochs);
+
+    /// <summary>
+    /// Posterior-collapse diagnostics of the network on the training rows (as <c>latent_stats</c> of the reference):
+    /// the population variance over rows of each latent mean, and each dimension's KL to N(0, 1) averaged over rows.
+    /// </summary>
+    private static VaeTrainingReport.LatentDiagnostics LatentStatistics(VaeNetwork network, Tensor x)
+    {
+        using var _ = no_grad();
+        network.eval();
+        long rows = x.shape[0];
+        int latent = network.LatentDim;
+        var sum = new double[latent];
+        var sumSquares = new double[latent];
+        var kl = new double[latent];
+        const int block = 4096;
+        long overRows = 0; // a variable, not the literal 0, which C# would convert to TorchSharp's ScalarType in sum(...)
+        for (long start = 0; start < rows; start += block)
+        {
+            using var scope = NewDisposeScope();
+            var (mu, logVar) = network.Encode(x.narrow(0, start, Math.Min(block, rows - start)));
+            var klRows = (1 + logVar - mu.pow(2) - logVar.exp()) * -0.5;
+            var muD = mu.to_type(ScalarType.Float64).cpu();
+            using var muSum = muD.sum(overRows);
+            using var muSquares = muD.pow(2).sum(overRows);
+            using var klSum = klRows.to_type(ScalarType.Float64).sum(overRows).cpu();
+            var s = muSum.data<double>().ToArray();
+            var q = muSquares.data<double>().ToArray();
+            var k = klSum.data<double>().ToArray();
+            for (int j = 0; j < latent; j++)
+            {
+                sum[j] += s[j];
+                sumSquares[j] += q[j];
+                kl[j] += k[j];
+            }
+        }
+        network.train();
+        var variance = new double[latent];
+        for (int j = 0; j < latent; j++)
+        {
+            double mean = sum[j] / rows;
+            variance[j] = Math.Max(0, sumSquares[j] / rows - mean * mean);
+            kl[j] /= rows;
+        }
+        return new VaeTrainingReport.LatentDiagnostics(variance, kl);
     }
 
     private double ValidationLoss(VaeNetwork network, Tensor validationX, TrainingScalars scalars)

@@ -1,0 +1,294 @@
+namespace MLNetVae;
+
+/// <summary>How <see cref="VaeAnomalyTransformer"/> turns a row into an anomaly score (higher = more anomalous).</summary>
+public enum VaeAnomalyScoreKind
+{
+    /// <summary>
+    /// Mean squared error between the row and decoder(mu), in the input's original scale: deterministic, the same
+    /// value as <see cref="VaeTransformer"/>'s reconstruction error column. The cheapest score (one decoder pass).
+    /// </summary>
+    ReconstructionError = 0,
+
+    /// <summary>
+    /// Mean over <see cref="VaeAnomalyOptions.MonteCarloSamples"/> draws z ~ q(z|x) = N(mu, σ²) of the mean squared
+    /// error of decoder(z), in the original scale. The noise is seeded per row from the model's seed and the row's
+    /// values, so a row always gets the same score, whatever the block size, cursor parallelism or row order.
+    /// </summary>
+    MonteCarloReconstructionError = 1,
+
+    /// <summary>
+    /// The negative evidence lower bound the model was trained on, per row: the summed squared error of decoder(z)
+    /// (averaged over <see cref="VaeAnomalyOptions.MonteCarloSamples"/> draws, seeded as for
+    /// <see cref="MonteCarloReconstructionError"/>) plus β · KL(q(z|x) ‖ N(0, I)). The squared error is measured in the
+    /// scale the network was trained in (standardized when <see cref="VaeAnomalyOptions.Standardize"/> is on), so every
+    /// feature counts alike whatever its units. The default.
+    /// </summary>
+    NegativeElbo = 2,
+}
+
+/// <summary>
+/// Options of <see cref="VaeAnomalyEstimator"/> (<c>mlContext.AnomalyDetection.Trainers.VariationalAutoencoder</c>):
+/// the variational autoencoder's training settings, how rows are scored and where the anomaly threshold lies.
+/// Every option has a default that gives a working detector; <see langword="null"/> sizes are chosen from the input.
+/// </summary>
+/// <remarks>
+/// <para>The detector is unsupervised: it trains a <see cref="VaeTransformer"/> on every row it is given (labels are
+/// not read, and the training rows may contain anomalies), scores rows by how badly the VAE reconstructs them and
+/// flags a row when its score is above <see cref="VaeAnomalyTransformer.Threshold"/>.</para>
+/// <para>The threshold is, in order of precedence, <see cref="Threshold"/> when set, else the (1 − <see cref="Contamination"/>)
+/// quantile of the training rows' scores. After training it can be changed without retraining with
+/// <see cref="VaeAnomalyTransformer.WithThreshold"/>, <see cref="VaeAnomalyTransformer.WithContamination"/> or
+/// <see cref="VaeAnomalyTransformer.WithThresholdForFalsePositiveRate"/>.</para>
+/// <para>Call <see cref="Validate"/> to check a set of options without training; the estimator does it too.</para>
+/// </remarks>
+public sealed class VaeAnomalyOptions
+{
+    /// <summary>Default values of <see cref="VaeAnomalyOptions"/>, and the rules for the sizes chosen from the input.</summary>
+    public static class Defaults
+    {
+        /// <summary>Name of the input column: a known-size vector of <see cref="float"/>.</summary>
+        public const string FeatureColumnName = "Features";
+        /// <summary>Name of the score column (Single, higher = more anomalous), the name ML.NET's anomaly evaluator reads.</summary>
+        public const string ScoreColumnName = "Score";
+        /// <summary>Name of the predicted label column (Boolean, true = anomaly), the name ML.NET's anomaly evaluator reads.</summary>
+        public const string PredictedLabelColumnName = "PredictedLabel";
+        /// <summary>Expected fraction of anomalies in the training rows; sets the threshold.</summary>
+        public const double Contamination = 0.05;
+        /// <summary>
+        /// The score: the negative ELBO, i.e. the model's own (Monte Carlo) estimate of how unlikely a row is. With
+        /// β = 1 it beat the deterministic reconstruction error on most of the evaluation's data sets (docs/evaluation.md):
+        /// its KL term also flags rows that lie far out along the directions the model does reconstruct.
+        /// </summary>
+        public const VaeAnomalyScoreKind ScoreKind = VaeAnomalyScoreKind.NegativeElbo;
+        /// <summary>Draws per row for the sampling scores.</summary>
+        public const int MonteCarloSamples = 10;
+        /// <summary>
+        /// Weight of the KL term (see <see cref="VaeOptions.Beta"/>): 1, the true evidence lower bound, rather than the
+        /// featurizer's 0.01 — chosen with the evaluation (docs/evaluation.md); unused latent dimensions then collapse
+        /// onto the prior, which sizes the bottleneck to the data.
+        /// </summary>
+        public const double Beta = 1.0;
+        /// <summary>Rows per optimizer step.</summary>
+        public const int BatchSize = 64;
+        /// <summary>Adam learning rate.</summary>
+        public const double LearningRate = VaeOptions.Defaults.LearningRate;
+        /// <summary>Optimizer steps that the automatic epoch count (<see cref="VaeAnomalyOptions.Epochs"/> = null) aims for.</summary>
+        public const int TargetOptimizerSteps = 2000;
+        /// <summary>Fewest epochs the automatic epoch count picks.</summary>
+        public const int MinimumEpochs = 20;
+        /// <summary>Most epochs the automatic epoch count picks.</summary>
+        public const int MaximumEpochs = 300;
+        /// <summary>Fraction of the rows held out for validation loss (best-epoch selection and early stopping).</summary>
+        public const double ValidationFraction = VaeOptions.Defaults.ValidationFraction;
+        /// <summary>Epochs without validation improvement before training stops; 0 disables early stopping.</summary>
+        public const int EarlyStoppingPatience = 20;
+        /// <summary>Epochs of KL warm-up (see <see cref="VaeOptions.KlWarmupEpochs"/>).</summary>
+        public const int KlWarmupEpochs = 0;
+        /// <summary>Whether the VAE standardizes its input (the statistics are part of the model).</summary>
+        public const bool Standardize = VaeOptions.Defaults.Standardize;
+
+        /// <summary>
+        /// The hidden width chosen for <paramref name="inputDim"/> features when <see cref="VaeAnomalyOptions.HiddenDim"/>
+        /// is null: twice the input, between 32 and 512 (so 512, the design's size, from 256 features on).
+        /// </summary>
+        public static int HiddenDimFor(int inputDim)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(inputDim);
+            return Math.Clamp(2 * inputDim, 32, VaeOptions.Defaults.HiddenDim);
+        }
+
+        /// <summary>
+        /// The latent size chosen for <paramref name="inputDim"/> features when <see cref="VaeAnomalyOptions.LatentDim"/>
+        /// is null: a third of the input (rounded up), between 2 and 256 (so 256, the design's size, from 768 features on).
+        /// A bottleneck narrower than the input is what makes unusual rows hard to reconstruct.
+        /// </summary>
+        public static int LatentDimFor(int inputDim)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(inputDim);
+            return Math.Clamp((inputDim + 2) / 3, 2, VaeOptions.Defaults.LatentDim);
+        }
+
+        /// <summary>
+        /// The epoch count chosen when <see cref="VaeAnomalyOptions.Epochs"/> is null: enough epochs for about
+        /// <see cref="TargetOptimizerSteps"/> optimizer steps over <paramref name="trainingRows"/> rows, between
+        /// <see cref="MinimumEpochs"/> and <see cref="MaximumEpochs"/>. Small data sets get more passes.
+        /// </summary>
+        public static int EpochsFor(long trainingRows, int batchSize)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
+            long stepsPerEpoch = Math.Max(1, (trainingRows + batchSize - 1) / batchSize);
+            long epochs = (TargetOptimizerSteps + stepsPerEpoch - 1) / stepsPerEpoch;
+            return (int)Math.Clamp(epochs, MinimumEpochs, MaximumEpochs);
+        }
+    }
+
+    /// <summary>Input column: a known-size vector of <see cref="float"/> (dense or sparse), free of NaN and ∞ for training.</summary>
+    public string FeatureColumnName { get; set; } = Defaults.FeatureColumnName;
+
+    /// <summary>Width of the hidden layers; <see langword="null"/> chooses <see cref="Defaults.HiddenDimFor"/> of the input size.</summary>
+    public int? HiddenDim { get; set; }
+
+    /// <summary>Size of the latent space; <see langword="null"/> chooses <see cref="Defaults.LatentDimFor"/> of the input size.</summary>
+    public int? LatentDim { get; set; }
+
+    /// <summary>Maximum number of epochs; <see langword="null"/> chooses <see cref="Defaults.EpochsFor"/> of the row count.</summary>
+    public int? Epochs { get; set; }
+
+    /// <summary>Rows per optimizer step (see <see cref="VaeOptions.BatchSize"/>).</summary>
+    public int BatchSize { get; set; } = Defaults.BatchSize;
+
+    /// <summary>Adam learning rate (see <see cref="VaeOptions.LearningRate"/>).</summary>
+    public double LearningRate { get; set; } = Defaults.LearningRate;
+
+    /// <summary>Weight of the KL divergence in the loss (see <see cref="VaeOptions.Beta"/>), default 1; also weighs the KL in <see cref="VaeAnomalyScoreKind.NegativeElbo"/>.</summary>
+    public double Beta { get; set; } = Defaults.Beta;
+
+    /// <summary>Epochs over which β ramps up from 0 (see <see cref="VaeOptions.KlWarmupEpochs"/>); 0 turns warm-up off.</summary>
+    public int KlWarmupEpochs { get; set; } = Defaults.KlWarmupEpochs;
+
+    /// <summary>
+    /// Seed of training (see <see cref="VaeOptions.Seed"/>) and of the sampling scores; <see langword="null"/> draws it
+    /// from the <c>MLContext</c>'s random source.
+    /// </summary>
+    public int? Seed { get; set; }
+
+    /// <summary>Standardize every feature with statistics of the training rows, kept in the model (see <see cref="VaeOptions.Standardize"/>).</summary>
+    public bool Standardize { get; set; } = Defaults.Standardize;
+
+    /// <summary>Fraction of the rows held out as validation data, in [0, 1) (see <see cref="VaeOptions.ValidationFraction"/>).</summary>
+    public double ValidationFraction { get; set; } = Defaults.ValidationFraction;
+
+    /// <summary>Epochs without a lower validation loss before training stops; 0 trains all epochs (see <see cref="VaeOptions.EarlyStoppingPatience"/>).</summary>
+    public int EarlyStoppingPatience { get; set; } = Defaults.EarlyStoppingPatience;
+
+    /// <summary>Threads TorchSharp trains with; <see langword="null"/> keeps TorchSharp's default (see <see cref="VaeOptions.NumberOfThreads"/>).</summary>
+    public int? NumberOfThreads { get; set; }
+
+    /// <summary>Receives a report after every training epoch. Reports are also written to <c>MLContext.Log</c>.</summary>
+    public IProgress<VaeEpochReport>? Progress { get; set; }
+
+    /// <summary>Cancels training between batches; <c>Fit</c> then throws <see cref="OperationCanceledException"/>.</summary>
+    public CancellationToken CancellationToken { get; set; }
+
+    /// <summary>How a row is scored; see <see cref="VaeAnomalyScoreKind"/>. Default <see cref="VaeAnomalyScoreKind.NegativeElbo"/>.</summary>
+    public VaeAnomalyScoreKind ScoreKind { get; set; } = Defaults.ScoreKind;
+
+    /// <summary>Draws of z per row for <see cref="VaeAnomalyScoreKind.MonteCarloReconstructionError"/> and <see cref="VaeAnomalyScoreKind.NegativeElbo"/>; 1 to 1,000.</summary>
+    public int MonteCarloSamples { get; set; } = Defaults.MonteCarloSamples;
+
+    /// <summary>
+    /// Expected fraction of anomalies among the training rows, in (0, 0.5]: the threshold is the (1 − contamination)
+    /// quantile of the training rows' scores, so about this fraction of them is flagged. Ignored when
+    /// <see cref="Threshold"/> is set.
+    /// </summary>
+    public double Contamination { get; set; } = Defaults.Contamination;
+
+    /// <summary>An explicit threshold on the score (a row is an anomaly when its score is above it); overrides <see cref="Contamination"/>. Must be finite.</summary>
+    public float? Threshold { get; set; }
+
+    /// <summary>Output column of the score (Single; higher = more anomalous).</summary>
+    public string ScoreColumnName { get; set; } = Defaults.ScoreColumnName;
+
+    /// <summary>Output column of the decision (Boolean; true when the score is above the threshold, false for a NaN score).</summary>
+    public string PredictedLabelColumnName { get; set; } = Defaults.PredictedLabelColumnName;
+
+    /// <summary>
+    /// Optional output column (vector of Single, one value per input feature) holding each feature's squared error
+    /// (x − decoder(mu))² in the original scale, to see which features made a row anomalous. Their mean is the row's
+    /// reconstruction error. <see langword="null"/> (the default) adds no such column.
+    /// </summary>
+    public string? PerFeatureErrorColumnName { get; set; }
+
+    /// <summary>A shallow copy.</summary>
+    internal VaeAnomalyOptions Clone() => (VaeAnomalyOptions)MemberwiseClone();
+
+    /// <summary>
+    /// Checks every option and throws <see cref="ArgumentOutOfRangeException"/> or <see cref="ArgumentException"/>
+    /// naming the first invalid one, its value and the allowed range. Called by the estimator before any work starts.
+    /// </summary>
+    public void Validate()
+    {
+        RequireName(FeatureColumnName, nameof(FeatureColumnName));
+        if (HiddenDim is { } hidden && hidden <= 0)
+            throw OutOfRange(nameof(HiddenDim), hidden, "null (chosen from the input size) or a value > 0");
+        if (LatentDim is { } latent && latent <= 0)
+            throw OutOfRange(nameof(LatentDim), latent, "null (chosen from the input size) or a value > 0");
+        if (Epochs is { } epochs && epochs <= 0)
+            throw OutOfRange(nameof(Epochs), epochs, "null (chosen from the row count) or a value > 0");
+        if (BatchSize <= 0)
+            throw OutOfRange(nameof(BatchSize), BatchSize, "a value > 0");
+        if (!double.IsFinite(LearningRate) || LearningRate <= 0)
+            throw OutOfRange(nameof(LearningRate), LearningRate, "a finite value > 0");
+        if (!double.IsFinite(Beta) || Beta < 0)
+            throw OutOfRange(nameof(Beta), Beta, "a finite value >= 0");
+        if (KlWarmupEpochs < 0)
+            throw OutOfRange(nameof(KlWarmupEpochs), KlWarmupEpochs, "a value >= 0 (0 turns warm-up off)");
+        if (!(ValidationFraction >= 0 && ValidationFraction < 1))
+            throw OutOfRange(nameof(ValidationFraction), ValidationFraction, "a value in [0, 1)");
+        if (EarlyStoppingPatience < 0)
+            throw OutOfRange(nameof(EarlyStoppingPatience), EarlyStoppingPatience, "a value >= 0 (0 disables early stopping)");
+        if (NumberOfThreads is { } threads && threads <= 0)
+            throw OutOfRange(nameof(NumberOfThreads), threads, "null (TorchSharp's default) or a value > 0");
+        if (!Enum.IsDefined(ScoreKind))
+            throw OutOfRange(nameof(ScoreKind), ScoreKind, $"one of {string.Join(", ", Enum.GetNames<VaeAnomalyScoreKind>())}");
+        if (MonteCarloSamples is < 1 or > 1000)
+            throw OutOfRange(nameof(MonteCarloSamples), MonteCarloSamples, "a value in [1, 1000]");
+        RequireContamination(Contamination, nameof(Contamination));
+        if (Threshold is { } threshold && !float.IsFinite(threshold))
+            throw OutOfRange(nameof(Threshold), threshold, "null (use Contamination) or a finite value");
+
+        RequireName(ScoreColumnName, nameof(ScoreColumnName));
+        RequireName(PredictedLabelColumnName, nameof(PredictedLabelColumnName));
+        if (PerFeatureErrorColumnName is not null)
+            RequireName(PerFeatureErrorColumnName, nameof(PerFeatureErrorColumnName));
+        var outputs = new[]
+        {
+            (ScoreColumnName, nameof(ScoreColumnName)), (PredictedLabelColumnName, nameof(PredictedLabelColumnName)),
+            (PerFeatureErrorColumnName, nameof(PerFeatureErrorColumnName)),
+        }.Where(o => o.Item1 is not null).ToList();
+        var duplicate = outputs.GroupBy(o => o.Item1, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null)
+            throw new ArgumentException(
+                $"The output columns {string.Join(" and ", duplicate.Select(d => d.Item2))} are both named '{duplicate.Key}'. Give each output column its own name.");
+    }
+
+    /// <summary>The <see cref="VaeOptions"/> the VAE is trained with, sizes and epochs resolved for the data.</summary>
+    internal VaeOptions ToVaeOptions(int inputDim, long rows)
+    {
+        long trainingRows = rows - (long)Math.Floor(rows * ValidationFraction);
+        return new VaeOptions
+        {
+            InputColumnName = FeatureColumnName,
+            HiddenDim = HiddenDim ?? Defaults.HiddenDimFor(inputDim),
+            LatentDim = LatentDim ?? Defaults.LatentDimFor(inputDim),
+            Epochs = Epochs ?? Defaults.EpochsFor(trainingRows, BatchSize),
+            BatchSize = BatchSize,
+            LearningRate = LearningRate,
+            Beta = Beta,
+            KlWarmupEpochs = KlWarmupEpochs,
+            Seed = Seed,
+            Standardize = Standardize,
+            ValidationFraction = ValidationFraction,
+            EarlyStoppingPatience = EarlyStoppingPatience,
+            NumberOfThreads = NumberOfThreads,
+            Progress = Progress,
+            CancellationToken = CancellationToken,
+        };
+    }
+
+    internal static void RequireContamination(double contamination, string parameter)
+    {
+        if (!(contamination > 0 && contamination <= 0.5))
+            throw new ArgumentOutOfRangeException(parameter, contamination,
+                $"{parameter} is {contamination}; it must be in (0, 0.5]: the expected fraction of anomalies among the training rows.");
+    }
+
+    private static void RequireName(string? name, string option)
+    {
+        if (string.IsNullOrWhiteSpace(name))
+            throw new ArgumentException($"VaeAnomalyOptions.{option} must name a column; it is empty.", option);
+    }
+
+    private static ArgumentOutOfRangeException OutOfRange(string option, object value, string allowed) =>
+        new(option, value, $"VaeAnomalyOptions.{option} is {value}; it must be {allowed}.");
+}

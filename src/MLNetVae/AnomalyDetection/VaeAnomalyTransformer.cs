@@ -1,0 +1,242 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+using MLNetVae.AnomalyDetection;
+using MLNetVae.Scoring;
+
+namespace MLNetVae;
+
+/// <summary>Where a <see cref="VaeAnomalyTransformer"/>'s threshold came from.</summary>
+public enum VaeAnomalyThresholdSource
+{
+    /// <summary>The (1 − contamination) quantile of the training rows' scores (<see cref="VaeAnomalyOptions.Contamination"/>, <see cref="VaeAnomalyTransformer.WithContamination"/>).</summary>
+    Contamination = 0,
+    /// <summary>A value given explicitly (<see cref="VaeAnomalyOptions.Threshold"/>, <see cref="VaeAnomalyTransformer.WithThreshold"/>).</summary>
+    Explicit = 1,
+    /// <summary>Chosen on labelled data for a target false-positive rate (<see cref="VaeAnomalyTransformer.WithThresholdForFalsePositiveRate"/>).</summary>
+    FalsePositiveRate = 2,
+}
+
+/// <summary>
+/// A trained VAE anomaly detector. <see cref="Transform"/> adds a score column (Single, higher = more anomalous) and a
+/// predicted label column (Boolean, true when the score is above <see cref="Threshold"/>), plus optionally each
+/// feature's squared reconstruction error; the output goes straight into <c>mlContext.AnomalyDetection.Evaluate</c>.
+/// </summary>
+/// <remarks>
+/// Scoring is lazy and batched like <see cref="VaeTransformer.Transform"/>: a cursor scores a block of rows per ONNX
+/// Runtime call. The threshold can be changed without retraining (<see cref="WithThreshold"/>, <see cref="WithContamination"/>,
+/// <see cref="WithThresholdForFalsePositiveRate"/>); the new transformer shares this one's trained <see cref="Vae"/>.
+/// </remarks>
+public sealed class VaeAnomalyTransformer : ITransformer, IDisposable
+{
+    private readonly IHostEnvironment environment;
+    private readonly VaeAnomalyOptions options;
+    private readonly float[] trainingScores;
+    private readonly AnomalyScoring scoring;
+
+    internal VaeAnomalyTransformer(IHostEnvironment environment, VaeAnomalyOptions options, VaeTransformer vae, float[] sortedTrainingScores,
+        int seed, float threshold, VaeAnomalyThresholdSource source, double? contamination, double? falsePositiveRate)
+    {
+        this.environment = environment;
+        this.options = options.Clone();
+        this.options.Progress = null;
+        this.options.CancellationToken = default;
+        Vae = vae;
+        trainingScores = sortedTrainingScores;
+        ThresholdSource = source;
+        Contamination = contamination;
+        TargetFalsePositiveRate = falsePositiveRate;
+        scoring = new AnomalyScoring(options.ScoreKind, options.MonteCarloSamples, seed, vae.Options.Beta,
+            vae.Weights.Standardization?.Scale, threshold);
+    }
+
+    /// <summary>The trained variational autoencoder (latent features, reconstructions, generation). Shared by every transformer derived from this one.</summary>
+    public VaeTransformer Vae { get; }
+
+    /// <summary>A row is an anomaly when its score is above this value.</summary>
+    public float Threshold => scoring.Threshold;
+
+    /// <summary>How <see cref="Threshold"/> was chosen.</summary>
+    public VaeAnomalyThresholdSource ThresholdSource { get; }
+
+    /// <summary>The contamination the threshold was derived from, or <see langword="null"/> when it came from elsewhere.</summary>
+    public double? Contamination { get; }
+
+    /// <summary>The false-positive rate the threshold was chosen for, or <see langword="null"/> when it came from elsewhere.</summary>
+    public double? TargetFalsePositiveRate { get; }
+
+    /// <summary>The score this detector computes.</summary>
+    public VaeAnomalyScoreKind ScoreKind => scoring.Kind;
+
+    /// <summary>Seed of the per-row noise of the sampling scores (the training seed).</summary>
+    public int ScoringSeed => scoring.Seed;
+
+    /// <summary>The scores of the rows the detector was trained on, sorted ascending (what <see cref="WithContamination"/> takes its quantile of).</summary>
+    public IReadOnlyList<float> TrainingScores => trainingScores;
+
+    /// <summary>The options used, with the sizes and epoch count that were chosen filled in (progress and cancellation are not kept).</summary>
+    public VaeAnomalyOptions Options => options.Clone();
+
+    /// <summary>Always <see langword="true"/>: every output row depends only on the same input row.</summary>
+    public bool IsRowToRowMapper => true;
+
+    /// <summary>A detector with the same trained model and an explicit threshold.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="threshold"/> is NaN or infinite.</exception>
+    public VaeAnomalyTransformer WithThreshold(float threshold)
+    {
+        if (!float.IsFinite(threshold))
+            throw new ArgumentOutOfRangeException(nameof(threshold), threshold, $"The threshold is {threshold}; it must be a finite value.");
+        return With(threshold, VaeAnomalyThresholdSource.Explicit, null, null);
+    }
+
+    /// <summary>
+    /// A detector with the same trained model whose threshold is the (1 − <paramref name="contamination"/>) quantile of the
+    /// training rows' scores (the empirical quantile: at most contamination · n training rows score above it).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="contamination"/> is outside (0, 0.5].</exception>
+    public VaeAnomalyTransformer WithContamination(double contamination)
+    {
+        VaeAnomalyOptions.RequireContamination(contamination, nameof(contamination));
+        return With(UpperQuantileThreshold(trainingScores, contamination), VaeAnomalyThresholdSource.Contamination, contamination, null);
+    }
+
+    /// <summary>
+    /// A detector with the same trained model whose threshold flags at most <paramref name="falsePositiveRate"/> of the
+    /// normal rows of <paramref name="labelled"/> — the lowest such threshold, so as many anomalies as possible are caught
+    /// at that false-positive rate. The rows are scored with this model; only the normal rows' scores set the threshold.
+    /// </summary>
+    /// <param name="labelled">Data with the feature column and a label column.</param>
+    /// <param name="falsePositiveRate">Target fraction of normal rows flagged, in [0, 1).</param>
+    /// <param name="labelColumnName">Label column: Boolean (true = anomaly) or Single/Double (&gt; 0 = anomaly, as ML.NET's anomaly evaluator reads it); rows with a NaN label are skipped.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="falsePositiveRate"/> is outside [0, 1), or the label column is missing or of another type.</exception>
+    /// <exception cref="ArgumentException">The labelled data has no normal row.</exception>
+    public VaeAnomalyTransformer WithThresholdForFalsePositiveRate(IDataView labelled, double falsePositiveRate, string labelColumnName = "Label")
+    {
+        ArgumentNullException.ThrowIfNull(labelled);
+        ArgumentException.ThrowIfNullOrWhiteSpace(labelColumnName);
+        if (!(falsePositiveRate >= 0 && falsePositiveRate < 1))
+            throw new ArgumentOutOfRangeException(nameof(falsePositiveRate), falsePositiveRate,
+                $"The false-positive rate is {falsePositiveRate}; it must be in [0, 1).");
+        var label = labelled.Schema.GetColumnOrNull(labelColumnName);
+        if (label is null || label.Value.IsHidden)
+            throw new ArgumentOutOfRangeException(nameof(labelColumnName), labelColumnName,
+                $"Label column '{labelColumnName}' was not found. Available columns: {string.Join(", ", labelled.Schema.Where(c => !c.IsHidden).Select(c => $"'{c.Name}'"))}.");
+        var labelType = label.Value.Type;
+        if (labelType != BooleanDataViewType.Instance && labelType != NumberDataViewType.Single && labelType != NumberDataViewType.Double)
+            throw new ArgumentOutOfRangeException(nameof(labelColumnName), labelColumnName,
+                $"Label column '{labelColumnName}' has type {labelType}; it must be Boolean (true = anomaly) or Single/Double (> 0 = anomaly).");
+
+        var normalScores = new List<float>();
+        int normalRows = 0;
+        var scored = Transform(labelled);
+        var scoreColumn = scored.Schema[options.ScoreColumnName];
+        var labelColumn = scored.Schema[label.Value.Index];
+        using (var cursor = scored.GetRowCursor(new[] { scoreColumn, labelColumn }))
+        {
+            var scoreGetter = cursor.GetGetter<float>(scoreColumn);
+            Func<bool?> isAnomaly = LabelReader(cursor, labelColumn);
+            float score = 0;
+            while (cursor.MoveNext())
+            {
+                if (isAnomaly() != false)
+                    continue;
+                normalRows++;
+                scoreGetter(ref score);
+                if (!float.IsNaN(score))
+                    normalScores.Add(score); // a NaN score is never flagged: it cannot be a false positive
+            }
+        }
+        if (normalRows == 0)
+            throw new ArgumentException(
+                $"The labelled data has no normal row (label false or 0 in '{labelColumnName}'); a false-positive rate needs normal rows.", nameof(labelled));
+
+        var sorted = normalScores.ToArray();
+        Array.Sort(sorted);
+        int allowed = (int)Math.Floor(falsePositiveRate * normalRows + 1e-9);
+        float threshold = allowed < sorted.Length ? sorted[sorted.Length - 1 - allowed] : float.NegativeInfinity;
+        return With(threshold, VaeAnomalyThresholdSource.FalsePositiveRate, null, falsePositiveRate);
+    }
+
+    /// <summary>
+    /// The schema <see cref="Transform"/> produces: the input's columns, unchanged, then the score (Single), the predicted
+    /// label (Boolean) and, when <see cref="VaeAnomalyOptions.PerFeatureErrorColumnName"/> is set, the per-feature errors.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The feature column is missing, not a vector of Single, or not of the trained size.</exception>
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => Plan(inputSchema).OutputSchema;
+
+    /// <summary>
+    /// Adds the score and predicted label (and per-feature error) columns, lazily and a block of rows at a time. A row with
+    /// NaN or ∞ in its features gets a NaN score and is not flagged.
+    /// </summary>
+    public IDataView Transform(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        return TransformWithBlockSize(input, VaeScoredDataView.DefaultBlockSize);
+    }
+
+    /// <summary>Transform with a given block size (tests show that scores do not depend on it).</summary>
+    internal IDataView TransformWithBlockSize(IDataView input, int blockSize) =>
+        new AnomalyScoredDataView(input, Plan(input.Schema), BlockScorer, blockSize);
+
+    /// <summary>A row-at-a-time mapper, used by <c>PredictionEngine</c>.</summary>
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => new AnomalyRowMapper(Plan(inputSchema), BlockScorer());
+
+    void ICanSaveModel.Save(ModelSaveContext ctx) =>
+        throw new NotSupportedException(
+            "Saving a VaeAnomalyTransformer inside an ML.NET model file is not supported yet. Keep the trained networks with " +
+            "Vae.ExportOnnx, and the threshold (Threshold) and score settings (Options) yourself.");
+
+    /// <summary>
+    /// Releases the ONNX Runtime sessions of the shared <see cref="Vae"/> (native memory). Every transformer that shares
+    /// it stays usable: the sessions are created again on the next use.
+    /// </summary>
+    public void Dispose() => Vae.Dispose();
+
+    private VaeAnomalyTransformer With(float threshold, VaeAnomalyThresholdSource source, double? contamination, double? falsePositiveRate)
+    {
+        var copy = options.Clone();
+        copy.Threshold = source == VaeAnomalyThresholdSource.Explicit ? threshold : null;
+        if (contamination is { } c)
+            copy.Contamination = c;
+        return new VaeAnomalyTransformer(environment, copy, Vae, trainingScores, scoring.Seed, threshold, source, contamination, falsePositiveRate);
+    }
+
+    private AnomalyScoringPlan Plan(DataViewSchema inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        return new AnomalyScoringPlan(inputSchema, AnomalyColumnNames.From(options), Vae.InputDim);
+    }
+
+    private AnomalyBlockScorer BlockScorer() => new(Vae.OnnxScorer(), scoring);
+
+    /// <summary>
+    /// The empirical (1 − <paramref name="fraction"/>) quantile of <paramref name="sortedAscending"/>: the smallest value
+    /// with at least (1 − fraction) · n values at or below it, so at most fraction · n values lie above it.
+    /// </summary>
+    internal static float UpperQuantileThreshold(float[] sortedAscending, double fraction)
+    {
+        if (sortedAscending.Length == 0)
+            throw new InvalidOperationException("There are no training scores to take a quantile of.");
+        int above = (int)Math.Floor(fraction * sortedAscending.Length + 1e-9);
+        return sortedAscending[Math.Max(0, sortedAscending.Length - 1 - above)];
+    }
+
+    private static Func<bool?> LabelReader(DataViewRowCursor cursor, DataViewSchema.Column column)
+    {
+        if (column.Type == BooleanDataViewType.Instance)
+        {
+            var getter = cursor.GetGetter<bool>(column);
+            bool value = false;
+            return () => { getter(ref value); return value; };
+        }
+        if (column.Type == NumberDataViewType.Single)
+        {
+            var getter = cursor.GetGetter<float>(column);
+            float value = 0;
+            return () => { getter(ref value); return float.IsNaN(value) ? null : value > 0; };
+        }
+        var doubleGetter = cursor.GetGetter<double>(column);
+        double number = 0;
+        return () => { doubleGetter(ref number); return double.IsNaN(number) ? null : number > 0; };
+    }
+}
