@@ -161,7 +161,11 @@ public sealed class VaeAnomalyOptions
     /// <summary>Epochs without a lower validation loss before training stops; 0 trains all epochs (see <see cref="VaeOptions.EarlyStoppingPatience"/>).</summary>
     public int EarlyStoppingPatience { get; set; } = Defaults.EarlyStoppingPatience;
 
-    /// <summary>Threads TorchSharp trains with; <see langword="null"/> keeps TorchSharp's default (see <see cref="VaeOptions.NumberOfThreads"/>).</summary>
+    /// <summary>
+    /// Threads TorchSharp trains with; <see langword="null"/> keeps TorchSharp's default (see <see cref="VaeOptions.NumberOfThreads"/>).
+    /// For the small networks chosen for tabular data, 1 is about as fast as 2 on an idle machine and was up to 30x
+    /// faster when another process held a core (docs/evaluation.md, "Speed").
+    /// </summary>
     public int? NumberOfThreads { get; set; }
 
     /// <summary>Receives a report after every training epoch. Reports are also written to <c>MLContext.Log</c>.</summary>
