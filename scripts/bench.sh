@@ -2,11 +2,13 @@
 # MLNetVae benchmarks: builds bench/MLNetVae.Benchmarks in Release once, runs the requested parts and
 # writes bench/results/latest.json + latest.md (see docs/benchmarks.md).
 #
-#   scripts/bench.sh                  # all parts: train memory score latency
+#   scripts/bench.sh                  # all parts: train memory score latency scaling
 #   scripts/bench.sh train score      # only these
 #
 # Environment:
 #   ROUNDS=3        interleaved training rounds (each: one MLNetVae process and one PyTorch process)
+#   SCALE_ROWS="10000 100000 1000000"  training sizes of the scaling part (one fresh process each)
+#   SCALE_BATCHES="1 2 4 ... 4096"     rows per ONNX Runtime call compared in the scaling part
 #   TRAIN_ROWS=50000  training rows for both sides (smaller only for a quick check of the script)
 #   BDN=1           also run BenchmarkDotNet in the latency part (0 to skip, saves ~1 min)
 #   PYTHON=/usr/bin/python3   interpreter with torch for the PyTorch reference
@@ -26,11 +28,26 @@ BDN="${BDN:-1}"
 PYTHON="${PYTHON:-/usr/bin/python3}"
 PERF_PY="${PERF_PY:-$ROOT/../shared/reference/perf.py}"
 
+SCALE_ROWS="${SCALE_ROWS:-10000 100000 1000000}"
+SCALE_BATCHES="${SCALE_BATCHES:-1 2 4 8 16 32 64 128 256 512 1024 2048 4096}"
+
 PARTS=("$@")
-[ ${#PARTS[@]} -eq 0 ] && PARTS=(train memory score latency)
+[ ${#PARTS[@]} -eq 0 ] && PARTS=(train memory score latency scaling)
 for p in "${PARTS[@]}"; do
-  case "$p" in train|memory|score|latency) ;; *) echo "unknown part '$p' (train, memory, score, latency)" >&2; exit 2 ;; esac
+  case "$p" in train|memory|score|latency|scaling) ;; *) echo "unknown part '$p' (train, memory, score, latency, scaling)" >&2; exit 2 ;; esac
 done
+
+# The PyTorch reference needs python3 with torch and numpy: Debian packages them (python3-torch is 1.13).
+# Install them when missing and this user may (root with apt); otherwise training is measured without the comparison.
+ensure_pytorch() {
+  "$PYTHON" -c 'import torch, numpy' 2>/dev/null && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "== installing the PyTorch reference's Debian packages (python3-torch python3-numpy)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-torch python3-numpy >/dev/null \
+      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-torch python3-numpy >/dev/null; } \
+      || echo "!! could not install python3-torch" >&2
+  fi
+}
 
 # The PyTorch reference's default variant leaves OMP_WAIT_POLICY unset; do the same for both sides.
 unset OMP_WAIT_POLICY
@@ -70,7 +87,7 @@ for part in "${PARTS[@]}"; do
       if [ ! -f "$PERF_PY" ]; then
         echo "!! PyTorch reference not found at $PERF_PY (set PERF_PY): training is measured without the comparison" | tee -a "$RUN_DIR/train.log"
         have_py=0
-      elif ! "$PYTHON" -c 'import torch' 2>/dev/null; then
+      elif ! ensure_pytorch || ! "$PYTHON" -c 'import torch' 2>/dev/null; then
         echo "!! $PYTHON cannot import torch (set PYTHON): training is measured without the comparison" | tee -a "$RUN_DIR/train.log"
         have_py=0
       fi
@@ -94,6 +111,16 @@ for part in "${PARTS[@]}"; do
     score)
       echo "== score"
       run_cs score ${EXTRA_SCORE_ARGS:-}
+      ;;
+    scaling)
+      # Each training size in a fresh process, so every peak is that size's alone.
+      for rows in $SCALE_ROWS; do
+        echo "== scaling: training on $rows rows"
+        run_cs scale-train --rows "$rows" ${EXTRA_SCALE_TRAIN_ARGS:-}
+      done
+      echo "== scaling: scoring by batch size, scoring memory"
+      # shellcheck disable=SC2086
+      run_cs scale-score --batches $SCALE_BATCHES --memory-rows $SCALE_ROWS ${EXTRA_SCALE_SCORE_ARGS:-}
       ;;
     latency)
       echo "== latency"

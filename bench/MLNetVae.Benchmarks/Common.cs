@@ -57,6 +57,23 @@ internal static class ProcStatus
         return (rss, hwm);
     }
 
+    /// <summary>
+    /// Resets VmHWM to the current VmRSS (Linux 4.0+: "5" to /proc/self/clear_refs), so a later VmHWM is the peak of
+    /// what ran in between, not of the whole process. False where the kernel does not allow it.
+    /// </summary>
+    public static bool ResetPeak()
+    {
+        try
+        {
+            File.WriteAllText("/proc/self/clear_refs", "5");
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
     private static double KiB(string line) =>
         double.Parse(line.Split(':', 2)[1].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
 
@@ -98,19 +115,36 @@ internal static class SyntheticData
 /// A minimal in-memory IDataView over one row-major float array with one vector column, so that the upstream
 /// source costs next to nothing (one 3 KB copy per row) and the benchmarks measure the VAE, not the loader.
 /// </summary>
+/// <remarks>
+/// <see cref="Repeating"/> streams more rows than the array holds (row i is array row i mod pool rows), so the
+/// scaling benchmarks can feed a million rows while the source itself holds a constant few MiB: what grows is
+/// then the consumer's memory, not the source's.
+/// </remarks>
 internal sealed class DenseDataView : IDataView
 {
     private readonly float[] values;
     private readonly int rows;
     private readonly int width;
+    private readonly int poolRows;
 
     public DenseDataView(float[] values, int rows, int width, string columnName = "Features")
+        : this(values, rows, width, columnName, repeat: false)
     {
-        if ((long)rows * width > values.Length)
+    }
+
+    /// <summary>A view of <paramref name="rows"/> rows cycling through the rows of <paramref name="pool"/>.</summary>
+    public static DenseDataView Repeating(float[] pool, int rows, int width) => new(pool, rows, width, "Features", repeat: true);
+
+    private DenseDataView(float[] values, int rows, int width, string columnName, bool repeat)
+    {
+        if (!repeat && (long)rows * width > values.Length)
             throw new ArgumentException("rows x width exceeds the array.");
+        if (values.Length < width)
+            throw new ArgumentException("The array holds no whole row.");
         this.values = values;
         this.rows = rows;
         this.width = width;
+        poolRows = values.Length / width;
         var builder = new DataViewSchema.Builder();
         builder.AddColumn(columnName, new VectorDataViewType(NumberDataViewType.Single, width));
         Schema = builder.ToSchema();
@@ -149,12 +183,12 @@ internal sealed class DenseDataView : IDataView
         {
             if (!IsColumnActive(column))
                 throw new InvalidOperationException($"Column {column.Name} is not active.");
-            int width = view.width;
+            int width = view.width, poolRows = view.poolRows;
             float[] values = view.values;
             ValueGetter<VBuffer<float>> getter = (ref VBuffer<float> value) =>
             {
                 var editor = VBufferEditor.Create(ref value, width);
-                values.AsSpan((int)(position * width), width).CopyTo(editor.Values);
+                values.AsSpan((int)(position % poolRows) * width, width).CopyTo(editor.Values);
                 value = editor.Commit();
             };
             return getter as ValueGetter<TValue> ?? throw new InvalidOperationException($"Column {column.Name} is VBuffer<float>.");

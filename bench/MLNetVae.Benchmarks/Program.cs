@@ -75,6 +75,35 @@ latency.SetAction(p => LatencyBenchmark.Run(p.GetValue(calls), p.GetValue(latenc
     p.GetValue(dim), p.GetValue(hidden), p.GetValue(latent), p.GetValue(bdn), p.GetValue(results)!));
 root.Add(latency);
 
+// scale-train
+var scaleRows = new Option<int>("--rows") { Description = "training rows, streamed from a fixed pool (bench.sh: 10000, 100000, 1000000)", DefaultValueFactory = _ => 100_000 };
+var scaleEpochs = new Option<int>("--epochs") { Description = "epochs of the one Fit", DefaultValueFactory = _ => 1 };
+var scaleValidation = new Option<double>("--validation-fraction") { Description = "rows held out for validation (evaluated every epoch)", DefaultValueFactory = _ => 0 };
+var scaleTrain = new Command("scale-train", "One Fit at a given size: time, samples/s and the peak memory it added (run one size per process).")
+{
+    scaleRows, scaleEpochs, scaleValidation, threads, dim, hidden, latent, batch, seed, noClip, results,
+};
+scaleTrain.SetAction(p => ScalingBenchmark.Train(
+    new TrainSettings(p.GetValue(scaleRows), p.GetValue(dim), p.GetValue(hidden), p.GetValue(latent), p.GetValue(batch), p.GetValue(threads), p.GetValue(seed), !p.GetValue(noClip))
+    {
+        ValidationFraction = p.GetValue(scaleValidation),
+    },
+    p.GetValue(scaleEpochs), p.GetValue(results)!));
+root.Add(scaleTrain);
+
+// scale-score
+var batchSizes = new Option<int[]>("--batches") { Description = "rows per ONNX Runtime call to compare", AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => new[] { 1, 4, 16, 64, 256, 1024, 4096 } };
+var memoryRows = new Option<int[]>("--memory-rows") { Description = "rows to score while watching the peak memory", AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => new[] { 10_000, 100_000, 1_000_000 } };
+var minRows = new Option<int>("--min-rows") { Description = "rows per measurement at least (16 batches at large batch sizes)", DefaultValueFactory = _ => 8_192 };
+var scaleReps = new Option<int>("--reps") { Description = "interleaved repetitions per batch size", DefaultValueFactory = _ => 3 };
+var scaleScore = new Command("scale-score", "Transform vs raw ONNX Runtime at batch sizes 1..4096, and the peak memory of scoring 10k..1M rows.")
+{
+    batchSizes, memoryRows, minRows, scaleReps, threads, dim, hidden, latent, results,
+};
+scaleScore.SetAction(p => ScalingBenchmark.Score(p.GetValue(batchSizes)!, p.GetValue(memoryRows)!, p.GetValue(minRows), p.GetValue(scaleReps),
+    p.GetValue(threads), p.GetValue(dim), p.GetValue(hidden), p.GetValue(latent), p.GetValue(results)!));
+root.Add(scaleScore);
+
 // report
 var runDir = new Option<string>("--run-dir") { Description = "folder with results.jsonl and pytorch-ROUND.json", Required = true };
 var output = new Option<string>("--out") { Description = "output path prefix (.json and .md are added)", DefaultValueFactory = _ => Path.Combine(RepoPaths.Root, "bench", "results", "latest") };

@@ -46,6 +46,8 @@ internal static class Report
         Memory(records.LastOrDefault(r => (string?)r["kind"] == "memory"), summary, md);
         Score(records.LastOrDefault(r => (string?)r["kind"] == "score"), summary, md);
         Latency(records.LastOrDefault(r => (string?)r["kind"] == "latency"), summary, md);
+        ScalingReport.Train(records.Where(r => (string?)r["kind"] == "scale-train").ToList(), summary, md, outputPrefix);
+        ScalingReport.Score(records.LastOrDefault(r => (string?)r["kind"] == "scale-score"), summary, md, outputPrefix);
 
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outputPrefix))!);
         File.WriteAllText(outputPrefix + ".json", summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");

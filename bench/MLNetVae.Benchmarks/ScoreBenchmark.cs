@@ -150,7 +150,7 @@ internal static class ScoreBenchmark
             .GetProperty("UsesGlobalThreadPool", System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)!
             .GetValue(null)!);
 
-    private static double ConsumeAllOutputs(IDataView scored)
+    internal static double ConsumeAllOutputs(IDataView scored)
     {
         var schema = scored.Schema;
         var columns = new[] { schema["Mu"], schema["LogVar"], schema["Reconstruction"], schema["ReconstructionError"] };

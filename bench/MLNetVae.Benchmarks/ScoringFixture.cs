@@ -18,7 +18,7 @@ internal sealed class ScoringFixture : IDisposable
         Dim = dim;
         Latent = latent;
         Ml = new MLContext(seed: 1);
-        var settings = new TrainSettings(trainRows, dim, hidden, latent, Batch: 256, Threads: threads, Seed: 0, GradientClip: true);
+        var settings = new TrainSettings(trainRows, dim, hidden, latent, Batch: 256, Threads: threads, Seed: 0, LibraryDefaultClip: true);
         long t0 = Stopwatch.GetTimestamp();
         Model = Ml.Transforms.VariationalAutoencoder(settings.Options(epochs: 1))
             .Fit(new DenseDataView(SyntheticData.Normal(trainRows, dim, seed: 7), trainRows, dim));

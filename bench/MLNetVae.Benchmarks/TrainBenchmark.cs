@@ -5,8 +5,11 @@ using Microsoft.ML;
 namespace MLNetVae.Benchmarks;
 
 /// <summary>Network and data shape shared by the training benchmarks.</summary>
-internal sealed record TrainSettings(int Rows, int Dim, int Hidden, int Latent, int Batch, int Threads, int Seed, bool GradientClip)
+internal sealed record TrainSettings(int Rows, int Dim, int Hidden, int Latent, int Batch, int Threads, int Seed, bool LibraryDefaultClip)
 {
+    /// <summary>Share of the rows held out for validation (0 in the comparisons with PyTorch, which has none).</summary>
+    public double ValidationFraction { get; init; }
+
     public VaeOptions Options(int epochs, IProgress<VaeEpochReport>? progress = null)
     {
         var options = new VaeOptions
@@ -17,21 +20,26 @@ internal sealed record TrainSettings(int Rows, int Dim, int Hidden, int Latent, 
             BatchSize = Batch,
             Epochs = epochs,
             NumberOfThreads = Threads,
-            ValidationFraction = 0,
+            ValidationFraction = ValidationFraction,
             Standardize = false,
             Seed = Seed,
             Progress = progress,
         };
-        if (!GradientClip)
+        if (!LibraryDefaultClip)
             options.GradientClipNormPerRow = null;
         return options;
     }
 
+    /// <summary>What the gradient clipping of these settings is, in words (the library default is off since the divergence study).</summary>
+    public string ClipDescription => Options(1).GradientClipNormPerRow is { } clip
+        ? $"gradient clip {clip} per row{(LibraryDefaultClip ? " (library default)" : "")}"
+        : $"no gradient clipping{(LibraryDefaultClip ? " (library default)" : "")}";
+
     public JsonObject ToJson() => new()
     {
         ["rows"] = Rows, ["dim"] = Dim, ["hidden"] = Hidden, ["latent"] = Latent, ["batch"] = Batch,
-        ["threads"] = Threads, ["seed"] = Seed, ["gradient_clip"] = GradientClip,
-        ["validation_fraction"] = 0, ["standardize"] = false,
+        ["threads"] = Threads, ["seed"] = Seed, ["gradient_clip_library_default"] = LibraryDefaultClip, ["gradient_clip_norm_per_row"] = Options(1).GradientClipNormPerRow,
+        ["validation_fraction"] = ValidationFraction, ["standardize"] = false,
     };
 }
 
@@ -46,7 +54,7 @@ internal static class TrainBenchmark
     public static int Run(TrainSettings s, int epochs, int reps, int warmupRows, int? round, string resultsPath)
     {
         Console.WriteLine($"train: {s.Rows:N0} x {s.Dim} ~ N(0,1), {s.Dim}/{s.Hidden}/{s.Latent}, batch {s.Batch}, {s.Threads} threads, " +
-                          $"{epochs} epochs per repetition, {reps} repetition(s), gradient clip {(s.GradientClip ? "on (library default)" : "off")}");
+                          $"{epochs} epochs per repetition, {reps} repetition(s), {s.ClipDescription}");
         var ml = new MLContext(seed: 1);
         var record = ResultsFile.NewRecord("train", round);
         record["settings"] = s.ToJson();

@@ -100,11 +100,15 @@ public sealed class VaeTrainingReport
     /// </summary>
     public int ActiveLatentDimensions { get; }
 
-    /// <summary>Per latent dimension: the variance of the latent mean over the training rows (population variance).</summary>
+    /// <summary>
+    /// Per latent dimension: the variance of the latent mean over the training rows (population variance; over
+    /// 16,384 evenly spaced training rows when there are more).
+    /// </summary>
     public IReadOnlyList<double> LatentMeanVariance { get; }
 
     /// <summary>
-    /// Per latent dimension: KL(q(z_k|x) ‖ N(0, 1)) averaged over the training rows, in nats. Their sum is the mean KL
+    /// Per latent dimension: KL(q(z_k|x) ‖ N(0, 1)) averaged over the training rows (the same rows as
+    /// <see cref="LatentMeanVariance"/>), in nats. Their sum is the mean KL
     /// per row of the kept model. Near-zero values mark collapsed dimensions.
     /// </summary>
     public IReadOnlyList<double> KlPerDimension { get; }

@@ -42,6 +42,10 @@ public sealed partial class VaeTransformer : ITransformer, IDisposable
         return new VaeScoredDataView(input, Plan(input.Schema), LeaseScorer);
     }
 
+    /// <summary><see cref="Transform"/> with another number of rows per ONNX Runtime call (benchmarks, tests).</summary>
+    internal IDataView TransformWithBlockSize(IDataView input, int blockSize) =>
+        new VaeScoredDataView(input, Plan(input.Schema), LeaseScorer, blockSize);
+
     /// <summary>A row-at-a-time mapper, used by <c>PredictionEngine</c>.</summary>
     public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => new VaeRowMapper(Plan(inputSchema), LeaseScorer);
 

@@ -3,28 +3,56 @@ using Microsoft.ML.Data;
 
 namespace MLNetVae.Data;
 
-/// <summary>Rows of one vector column copied into a dense row-major <c>float</c> array.</summary>
+/// <summary>
+/// Rows of one vector column copied into memory as float32, the one copy of the training data that <c>Fit</c> holds.
+/// </summary>
+/// <remarks>
+/// Stored in fixed-size chunks of rows rather than one array: reading a source of unknown length then never copies
+/// what it already read (a doubling array would briefly hold two copies), and the row count is not capped by the
+/// largest .NET array (2^31 values, 2.8 M rows of 768 features).
+/// </remarks>
 internal sealed class FeatureMatrix
 {
-    public FeatureMatrix(float[] values, int rows, int columns, IReadOnlyList<long>? skippedRows = null)
+    /// <summary>Values per chunk (64 MiB of float32); a chunk always holds whole rows (at least one).</summary>
+    internal const int ChunkValues = 16 * 1024 * 1024;
+
+    private readonly List<float[]> chunks;
+    private readonly int rowsPerChunk;
+
+    private FeatureMatrix(List<float[]> chunks, int rowsPerChunk, int rows, int columns, IReadOnlyList<long> skippedRows)
     {
-        if (values.Length < (long)rows * columns)
-            throw new ArgumentException("The value buffer is smaller than rows x columns.", nameof(values));
-        Values = values;
+        this.chunks = chunks;
+        this.rowsPerChunk = rowsPerChunk;
         Rows = rows;
         Columns = columns;
-        SkippedRows = skippedRows ?? Array.Empty<long>();
+        SkippedRows = skippedRows;
     }
 
-    /// <summary>Row-major; may be longer than <c>Rows * Columns</c> (the tail is unused).</summary>
-    public float[] Values { get; }
     public int Rows { get; }
     public int Columns { get; }
 
     /// <summary>Positions (in the data view) of the rows left out because they held NaN or ∞; empty unless asked to skip.</summary>
     public IReadOnlyList<long> SkippedRows { get; }
 
-    public Span<float> Row(int row) => Values.AsSpan(row * Columns, Columns);
+    /// <summary>Bytes of feature values held (what the training data costs in memory).</summary>
+    public long Bytes => (long)Rows * Columns * sizeof(float);
+
+    public Span<float> Row(int row)
+    {
+        var chunk = chunks[row / rowsPerChunk];
+        return chunk.AsSpan(row % rowsPerChunk * Columns, Columns);
+    }
+
+    /// <summary>A matrix over given row-major values (tests and small inputs).</summary>
+    public static FeatureMatrix FromArray(float[] values, int rows, int columns)
+    {
+        if (values.Length < (long)rows * columns)
+            throw new ArgumentException("The value buffer is smaller than rows x columns.", nameof(values));
+        var builder = new Builder(columns, rows, ChunkValues);
+        for (int r = 0; r < rows; r++)
+            values.AsSpan(r * columns, columns).CopyTo(builder.NextRow());
+        return builder.Build(Array.Empty<long>());
+    }
 
     /// <summary>
     /// Reads <paramref name="columnName"/> of every row. Sparse vectors are densified. Throws a clear
@@ -32,14 +60,12 @@ internal sealed class FeatureMatrix
     /// (naming the column, the row and the feature); with <paramref name="skipNonFinite"/>, rows holding NaN/∞
     /// are left out instead and listed in <see cref="SkippedRows"/>.
     /// </summary>
-    public static FeatureMatrix Read(IDataView data, string columnName, CancellationToken cancellationToken = default, bool skipNonFinite = false)
+    public static FeatureMatrix Read(IDataView data, string columnName, CancellationToken cancellationToken = default, bool skipNonFinite = false,
+        int chunkValues = ChunkValues)
     {
         var column = InputColumn.Require(data.Schema, columnName);
         int width = ((VectorDataViewType)column.Type).Size;
-        long? knownRows = data.GetRowCount();
-        long capacity = knownRows ?? 1024;
-        float[] values = Allocate(capacity, width);
-        int rows = 0;
+        var builder = new Builder(width, data.GetRowCount(), chunkValues);
         long position = -1;
         var skipped = new List<long>();
 
@@ -52,40 +78,69 @@ internal sealed class FeatureMatrix
                 position++;
                 if ((position & 1023) == 0)
                     cancellationToken.ThrowIfCancellationRequested();
-                if ((long)(rows + 1) * width > values.Length)
-                    Array.Resize(ref values, (int)Math.Min((long)Array.MaxLength, Math.Max(2L * values.Length, (long)(rows + 1) * width)));
                 getter(ref buffer);
                 if (buffer.Length != width)
                     throw new ArgumentException(
                         $"Column '{columnName}' row {position} has {buffer.Length} values; the column type says {width}.");
-                var row = values.AsSpan(rows * width, width);
+                var row = builder.NextRow();
                 buffer.CopyTo(row);
                 if (skipNonFinite && !InputColumn.IsFinite(row))
                 {
                     skipped.Add(position);
-                    continue; // the next row overwrites this one
+                    builder.DropLastRow(); // the next row overwrites this one
+                    continue;
                 }
                 InputColumn.RequireFinite(row, columnName, position);
-                rows++;
             }
         }
 
-        if (rows == 0 && skipped.Count > 0)
+        if (builder.Rows == 0 && skipped.Count > 0)
             throw new ArgumentException(
                 $"The training data has no rows with finite values in column '{columnName}': all {skipped.Count} rows hold NaN or ∞ " +
                 "and VaeOptions.SkipNonFiniteRows left every one out. Replace the missing values (ml.Transforms.ReplaceMissingValues) or fix the source data.");
-        if (rows == 0)
+        if (builder.Rows == 0)
             throw new ArgumentException(
                 $"The training data has no rows (column '{columnName}'). Fit needs at least one row; check the loader and any filters before the VAE.");
-        return new FeatureMatrix(values, rows, width, skipped);
+        return builder.Build(skipped);
     }
 
-    private static float[] Allocate(long rows, int width)
+    /// <summary>Appends rows chunk by chunk; a chunk is only as large as the known row count needs.</summary>
+    private sealed class Builder(int columns, long? knownRows, int chunkValues)
     {
-        long length = rows * width;
-        if (length > Array.MaxLength)
-            throw new NotSupportedException(
-                $"{rows} rows x {width} features do not fit in one array ({Array.MaxLength} values at most). Train on a sample of the rows.");
-        return new float[Math.Max(length, width)];
+        private readonly List<float[]> chunks = new();
+        private readonly int rowsPerChunk = Math.Max(1, chunkValues / Math.Max(1, columns));
+
+        public int Rows { get; private set; }
+
+        public Span<float> NextRow()
+        {
+            if (Rows == int.MaxValue)
+                throw new NotSupportedException($"More than {int.MaxValue} rows: train on a sample of the rows.");
+            int chunkIndex = Rows / rowsPerChunk, inChunk = Rows % rowsPerChunk;
+            if (chunkIndex == chunks.Count)
+                chunks.Add(new float[(long)ChunkRows(chunkIndex) * columns]);
+            var chunk = chunks[chunkIndex];
+            if ((inChunk + 1) * columns > chunk.Length)
+            {
+                // The source reported fewer rows than it has: grow the last chunk to full size.
+                Array.Resize(ref chunk, rowsPerChunk * columns);
+                chunks[chunkIndex] = chunk;
+            }
+            Rows++;
+            return chunk.AsSpan(inChunk * columns, columns);
+        }
+
+        public void DropLastRow() => Rows--;
+
+        public FeatureMatrix Build(IReadOnlyList<long> skipped) => new(chunks, rowsPerChunk, Rows, columns, skipped);
+
+        /// <summary>Rows of chunk <paramref name="index"/>: a full chunk, or the remainder when the total is known.</summary>
+        private int ChunkRows(int index)
+        {
+            if (knownRows is not { } total)
+                return rowsPerChunk;
+            long left = total - (long)index * rowsPerChunk;
+            return (int)Math.Clamp(left, 1, rowsPerChunk);
+        }
     }
 }

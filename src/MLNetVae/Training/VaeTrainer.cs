@@ -25,6 +25,15 @@ internal sealed class VaeTrainer
 
     public sealed record Result(VaeWeights Weights, VaeTrainingReport Report);
 
+    /// <summary>Rows per forward pass when evaluating (validation loss, latent statistics): no gradients, so larger than a batch.</summary>
+    private const int EvaluationBlockRows = 4096;
+
+    /// <summary>
+    /// Most training rows the latent diagnostics look at. Variances and mean KLs are settled long before this many
+    /// rows, and a full encoder pass over a million rows would add a fifth of an epoch to Fit.
+    /// </summary>
+    internal const int LatentStatisticsMaxRows = 16_384;
+
     /// <summary>
     /// Training was cancelled. <see cref="Partial"/> holds the weights <c>Fit</c> would have kept after the last completed
     /// epoch (and the report up to it), or null when no epoch completed. The estimator turns it into the public
@@ -74,8 +83,9 @@ internal sealed class VaeTrainer
         network.Load(WeightInitializer.Create(d, options.HiddenDim, options.LatentDim, random));
         network.train();
 
-        using var trainX = Gather(data, trainRows);
-        using var validationX = validationRows.Length > 0 ? Gather(data, validationRows) : null;
+        // One copy of the data (the matrix) plus a batch buffer; see RowBatchLoader for why not a tensor of all rows.
+        using var batches = new RowBatchLoader(Math.Min(options.BatchSize, trainRows.Length), d, device);
+        bool validating = validationRows.Length > 0;
         // Adam and the loss constants hold their TorchSharp Scalars for the whole run (see TrainingScalars for why).
         using var optimizer = new VaeAdam(network.parameters(), options.LearningRate);
         using var scalars = new TrainingScalars(options.Beta, options.LogVarianceLimit);
@@ -91,10 +101,11 @@ internal sealed class VaeTrainer
         var clock = Stopwatch.StartNew();
         int n = trainRows.Length;
         var order = Enumerable.Range(0, n).ToArray();
+        var batchRows = new int[Math.Min(options.BatchSize, n)];
 
         // Without validation data the last completed epoch is the one to keep; snapshot it only when a cancellation could
         // ask for it (with validation data the best epoch is snapshotted anyway).
-        bool snapshotEveryEpoch = validationX is null && cancellation.CanBeCanceled;
+        bool snapshotEveryEpoch = !validating && cancellation.CanBeCanceled;
         try
         {
             for (int epoch = 1; epoch <= options.Epochs; epoch++)
@@ -113,8 +124,9 @@ internal sealed class VaeTrainer
                     cancellation.ThrowIfCancellationRequested();
                     int count = Math.Min(options.BatchSize, n - start);
                     using var scope = NewDisposeScope();
-                    using var index = tensor(order.AsSpan(start, count).ToArray().Select(i => (long)i).ToArray(), device: device);
-                    var x = trainX.index_select(0, index);
+                    for (int i = 0; i < count; i++)
+                        batchRows[i] = trainRows[order[start + i]];
+                    var x = batches.Load(data, batchRows.AsSpan(0, count));
                     var eps = randn(new long[] { count, options.LatentDim }, device: device, generator: noise);
                     var (reconstruction, mu, logVar) = network.Forward(x, eps, epochScalars);
                     var (loss, rec, kl) = VaeLoss.Compute(reconstruction, x, mu, logVar, epochScalars);
@@ -133,7 +145,7 @@ internal sealed class VaeTrainer
                     klSum += kl.item<float>();
                 }
 
-                double? validationLoss = validationX is null ? null : ValidationLoss(network, validationX, scalars);
+                double? validationLoss = validating ? ValidationLoss(network, data, validationRows, scalars) : null;
                 if (validationLoss is { } v && !double.IsFinite(v))
                     throw Diverged(epoch, batchIndex, v);
 
@@ -151,7 +163,7 @@ internal sealed class VaeTrainer
                     bestEpoch = epoch;
                     epochsWithoutImprovement = 0;
                     // Without validation data the last epoch wins; only snapshot when it can matter.
-                    if (validationX is not null || snapshotEveryEpoch)
+                    if (validating || snapshotEveryEpoch)
                         best = network.Snapshot(standardization);
                 }
                 else
@@ -168,7 +180,7 @@ internal sealed class VaeTrainer
                 // glibc keeps freed batch tensors in its arenas; hand them back so RSS stays flat across epochs.
                 NativeMemory.ReturnFreedMemoryToSystem();
 
-                if (options.EarlyStoppingPatience > 0 && validationX is not null && epochsWithoutImprovement >= options.EarlyStoppingPatience)
+                if (options.EarlyStoppingPatience > 0 && validating && epochsWithoutImprovement >= options.EarlyStoppingPatience)
                 {
                     stopReason = $"early stopping: no validation improvement for {options.EarlyStoppingPatience} epochs";
                     break;
@@ -192,7 +204,8 @@ internal sealed class VaeTrainer
             throw Diverged(bestEpoch, 0, double.NaN);
         if (best is not null)
             network.Load(best);
-        var latent = LatentStatistics(network, trainX);
+        var latent = LatentStatistics(network, data, EvenlySpaced(trainRows, LatentStatisticsMaxRows), device);
+        NativeMemory.ReturnFreedMemoryToSystem();
         var reportAll = new VaeTrainingReport(reports, bestEpoch, n, validationRows.Length, stopReason,
             device.ToString(), get_num_threads(), seed, latent);
         return new Result(weights, reportAll);
@@ -206,21 +219,22 @@ internal sealed class VaeTrainer
     /// Posterior-collapse diagnostics of the network on the training rows (as <c>latent_stats</c> of the reference):
     /// the population variance over rows of each latent mean, and each dimension's KL to N(0, 1) averaged over rows.
     /// </summary>
-    private static VaeTrainingReport.LatentDiagnostics LatentStatistics(VaeNetwork network, Tensor x)
+    private static VaeTrainingReport.LatentDiagnostics LatentStatistics(VaeNetwork network, FeatureMatrix data, int[] trainRows, Device device)
     {
         using var _ = no_grad();
         network.eval();
-        long rows = x.shape[0];
+        int rows = trainRows.Length;
         int latent = network.LatentDim;
         var sum = new double[latent];
         var sumSquares = new double[latent];
         var kl = new double[latent];
-        const int block = 4096;
+        using var blocks = new RowBatchLoader(Math.Min(EvaluationBlockRows, rows), data.Columns, device);
         long overRows = 0; // a variable, not the literal 0, which C# would convert to TorchSharp's ScalarType in sum(...)
-        for (long start = 0; start < rows; start += block)
+        for (int start = 0; start < rows; start += EvaluationBlockRows)
         {
             using var scope = NewDisposeScope();
-            var (mu, logVar) = network.Encode(x.narrow(0, start, Math.Min(block, rows - start)));
+            var x = blocks.Load(data, trainRows.AsSpan(start, Math.Min(EvaluationBlockRows, rows - start)));
+            var (mu, logVar) = network.Encode(x);
             var klRows = (1 + logVar - mu.pow(2) - logVar.exp()) * -0.5;
             var muD = mu.to_type(ScalarType.Float64).cpu();
             using var muSum = muD.sum(overRows);
@@ -247,17 +261,17 @@ internal sealed class VaeTrainer
         return new VaeTrainingReport.LatentDiagnostics(variance, kl);
     }
 
-    private double ValidationLoss(VaeNetwork network, Tensor validationX, TrainingScalars scalars)
+    private double ValidationLoss(VaeNetwork network, FeatureMatrix data, int[] validationRows, TrainingScalars scalars)
     {
         using var _ = no_grad();
         network.eval();
         double total = 0;
-        long rows = validationX.shape[0];
-        const int block = 4096;
-        for (long start = 0; start < rows; start += block)
+        int rows = validationRows.Length;
+        using var blocks = new RowBatchLoader(Math.Min(EvaluationBlockRows, rows), data.Columns, device);
+        for (int start = 0; start < rows; start += EvaluationBlockRows)
         {
             using var scope = NewDisposeScope();
-            var x = validationX.narrow(0, start, Math.Min(block, rows - start));
+            var x = blocks.Load(data, validationRows.AsSpan(start, Math.Min(EvaluationBlockRows, rows - start)));
             var (mu, logVar) = network.Encode(x);
             var (loss, _, _) = VaeLoss.Compute(network.Decode(mu), x, mu, logVar, scalars);
             total += loss.item<float>();
@@ -266,16 +280,15 @@ internal sealed class VaeTrainer
         return total / rows;
     }
 
-    private Tensor Gather(FeatureMatrix data, int[] rows)
+    /// <summary>At most <paramref name="count"/> of <paramref name="rows"/>, evenly spaced and in order (all of them when fewer).</summary>
+    internal static int[] EvenlySpaced(int[] rows, int count)
     {
-        var values = new float[(long)rows.Length * data.Columns];
-        for (int i = 0; i < rows.Length; i++)
-            data.Row(rows[i]).CopyTo(values.AsSpan(i * data.Columns, data.Columns));
-        var host = tensor(values, new long[] { rows.Length, data.Columns });
-        if (device.type == DeviceType.CPU)
-            return host;
-        using (host)
-            return host.to(device);
+        if (rows.Length <= count)
+            return rows;
+        var chosen = new int[count];
+        for (int i = 0; i < count; i++)
+            chosen[i] = rows[(int)((long)i * rows.Length / count)];
+        return chosen;
     }
 
     /// <summary>Random train/validation split; no validation when it would leave either side empty.</summary>

@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
 using MLNetVae.Tests.TestSupport;
+using MLNetVae.Training;
 
 namespace MLNetVae.Tests.Training;
 
@@ -33,6 +34,37 @@ public class LatentDiagnosticsTests
             Assert.True(Math.Abs(kl - report.KlPerDimension[k]) <= 1e-4 * Math.Max(1, kl), $"dim {k}: KL {kl} vs {report.KlPerDimension[k]}");
         }
         Assert.Equal(report.LatentMeanVariance.Count(v => v > 0.01), report.ActiveLatentDimensions);
+    }
+
+    [Fact]
+    public void OnMoreRowsThanTheCapTheDiagnosticsUseEvenlySpacedTrainingRows()
+    {
+        var ml = new MLContext(seed: 1);
+        int rows = VaeTrainer.LatentStatisticsMaxRows + 3_001;
+        var data = ml.Data.Cache(TestData.Random(ml, rows, width: 8, seed: 2));
+        using var model = ml.Transforms.VariationalAutoencoder(new VaeOptions
+        {
+            HiddenDim = 8, LatentDim = 3, Epochs = 1, BatchSize = 512, NumberOfThreads = 1, Seed = 4, ValidationFraction = 0,
+        }).Fit(data);
+        var report = model.TrainingReport!;
+        var scored = model.Transform(data);
+        var mu = TestData.ReadVectors(scored, "Mu");
+        var logVar = TestData.ReadVectors(scored, "LogVar");
+
+        var sample = VaeTrainer.EvenlySpaced(Enumerable.Range(0, rows).ToArray(), VaeTrainer.LatentStatisticsMaxRows);
+        Assert.Equal(VaeTrainer.LatentStatisticsMaxRows, sample.Length);
+        Assert.Equal(0, sample[0]);
+        Assert.True(sample.Zip(sample.Skip(1), (a, b) => b > a).All(x => x), "rows are in order, each once");
+        Assert.True(sample[^1] >= rows - 2, "the sample reaches the end of the data");
+        for (int k = 0; k < 3; k++)
+        {
+            double mean = sample.Average(r => (double)mu[r][k]);
+            double variance = sample.Average(r => (mu[r][k] - mean) * (mu[r][k] - mean));
+            double kl = sample.Average(r => -0.5 * (1 + logVar[r][k] - (double)mu[r][k] * mu[r][k] - Math.Exp(logVar[r][k])));
+            Assert.True(Math.Abs(variance - report.LatentMeanVariance[k]) <= 1e-4 * Math.Max(1, variance), $"dim {k}: variance {variance} vs {report.LatentMeanVariance[k]}");
+            Assert.True(Math.Abs(kl - report.KlPerDimension[k]) <= 1e-4 * Math.Max(1, kl), $"dim {k}: KL {kl} vs {report.KlPerDimension[k]}");
+        }
+        Assert.Same(sample, VaeTrainer.EvenlySpaced(sample, sample.Length)); // fewer rows than the cap: all of them, as they are
     }
 
     [Fact]

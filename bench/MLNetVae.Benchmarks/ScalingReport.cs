@@ -1,0 +1,125 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+using ScottPlot;
+
+namespace MLNetVae.Benchmarks;
+
+/// <summary>The scaling part of the report: tables in the Markdown summary and two plots (PNG, ScottPlot) beside it.</summary>
+internal static class ScalingReport
+{
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    public static void Train(List<JsonObject> records, JsonObject summary, StringBuilder md, string outputPrefix)
+    {
+        if (records.Count == 0)
+            return;
+        var rows = records.OrderBy(r => (int)r["settings"]!["rows"]!).ToList();
+        var st = rows[0]["settings"]!;
+        md.AppendLine(FormattableString.Invariant(
+            $"## Scaling: training ({st["dim"]}/{st["hidden"]}/{st["latent"]}, batch {st["batch"]}, {st["threads"]} threads, {st["epochs"]} epoch(s), rows streamed from a {(int)st["pool_rows"]!:N0}-row pool, one fresh process per size)"));
+        md.AppendLine();
+        var table = new Table("rows", "Fit s", "epoch samples/s", "reading + set-up + statistics s", "data MiB (float32)", "RSS before Fit MiB", "peak during Fit MiB", "peak added MiB", "added / data");
+        var json = new JsonArray();
+        foreach (var r in rows)
+        {
+            double wall = (double)r["fit_wall_s"]!, epoch = (double)r["epoch_s"]!, data = (double)r["data_mib"]!, added = (double)r["peak_added_mib"]!;
+            table.Add(((int)r["settings"]!["rows"]!).ToString("N0", Inv), wall.ToString("F1", Inv), (double)r["samples_per_s"]!, (wall - epoch).ToString("F1", Inv),
+                data, (double)r["rss_before_mib"]!, (double)r["peak_mib"]!, added, (added / data).ToString("F2", Inv));
+            json.Add(new JsonObject
+            {
+                ["rows"] = (int)r["settings"]!["rows"]!, ["fit_wall_s"] = wall, ["epoch_s"] = epoch, ["samples_per_s"] = (double)r["samples_per_s"]!,
+                ["data_mib"] = data, ["peak_added_mib"] = added, ["peak_mib"] = (double)r["peak_mib"]!, ["peak_reset"] = (bool?)r["peak_reset"],
+            });
+        }
+        summary["scale_train"] = json;
+        md.AppendLine(table.ToMarkdown());
+
+        string png = outputPrefix + "-scaling-train.png";
+        var plot = new Plot();
+        double[] x = rows.Select(r => Math.Log10((int)r["settings"]!["rows"]!)).ToArray();
+        var time = plot.Add.Scatter(x, rows.Select(r => Math.Log10((double)r["fit_wall_s"]!)).ToArray(), Colors.SteelBlue);
+        time.LegendText = "Fit time (s)";
+        time.LineWidth = 2;
+        time.MarkerSize = 8;
+        var memory = plot.Add.Scatter(x, rows.Select(r => Math.Log10(Math.Max(1, (double)r["peak_added_mib"]!))).ToArray(), Colors.Crimson);
+        memory.LegendText = "peak memory added by Fit (MiB)";
+        memory.LineWidth = 2;
+        memory.MarkerSize = 8;
+        var dataLine = plot.Add.Scatter(x, rows.Select(r => Math.Log10((double)r["data_mib"]!)).ToArray(), Colors.Gray);
+        dataLine.LegendText = "one float32 copy of the data (MiB)";
+        dataLine.LinePattern = LinePattern.Dashed;
+        dataLine.MarkerSize = 0;
+        LogAxis(plot.Axes.Bottom, "N0");
+        LogAxis(plot.Axes.Left, "G3");
+        plot.Title(FormattableString.Invariant($"Training {st["dim"]}/{st["hidden"]}/{st["latent"]}, {st["epochs"]} epoch, {st["threads"]} threads: cost vs rows (log-log)"));
+        plot.XLabel("Training rows");
+        plot.YLabel("seconds / MiB");
+        plot.ShowLegend(Alignment.UpperLeft);
+        plot.SavePng(png, 900, 600);
+        md.AppendLine($"![training time and memory vs rows]({Path.GetFileName(png)})");
+        md.AppendLine();
+    }
+
+    public static void Score(JsonObject? record, JsonObject summary, StringBuilder md, string outputPrefix)
+    {
+        if (record is null)
+            return;
+        var st = record["settings"]!;
+        md.AppendLine(FormattableString.Invariant(
+            $"## Scaling: scoring by batch size ({st["dim"]}/{st["hidden"]}/{st["latent"]}, {st["threads"]} ORT threads, {st["reps"]} interleaved repetitions; rows/s, median [min – max])"));
+        md.AppendLine();
+        var batches = record["batches"]!.AsArray().Select(b => b!.AsObject()).ToList();
+        var table = new Table("rows per ORT call", "rows", "Transform rows/s", "raw ORT rows/s", "Transform / raw");
+        foreach (var b in batches)
+            table.Add((int)b["batch"]!, ((int)b["rows"]!).ToString("N0", Inv), SpreadOf(b["transform_rows_per_s"]).Format(), SpreadOf(b["raw_ort_rows_per_s"]).Format(),
+                SpreadOf(b["ratio"]).Format("F2"));
+        md.AppendLine(table.ToMarkdown());
+
+        var memory = record["memory"]!.AsArray().Select(m => m!.AsObject()).ToList();
+        if (memory.Count > 0)
+        {
+            md.AppendLine("Peak memory of `Transform` (all four outputs read by a cursor, rows streamed from a fixed pool, VmHWM reset before each size):");
+            md.AppendLine();
+            var mt = new Table("rows", "seconds", "rows/s", "RSS before MiB", "peak MiB", "peak added MiB");
+            foreach (var m in memory)
+                mt.Add(((int)m["rows"]!).ToString("N0", Inv), ((double)m["seconds"]!).ToString("F1", Inv), (double)m["rows_per_s"]!,
+                    (double)m["rss_before_mib"]!, (double)m["peak_mib"]!, (double)m["peak_added_mib"]!);
+            md.AppendLine(mt.ToMarkdown());
+        }
+        summary["scale_score"] = new JsonObject { ["batches"] = record["batches"]!.DeepClone(), ["memory"] = record["memory"]!.DeepClone() };
+
+        string png = outputPrefix + "-scaling-score.png";
+        var plot = new Plot();
+        double[] x = batches.Select(b => Math.Log10((int)b["batch"]!)).ToArray();
+        var ours = plot.Add.Scatter(x, batches.Select(b => Math.Log10(SpreadOf(b["transform_rows_per_s"]).Median)).ToArray(), Colors.SteelBlue);
+        ours.LegendText = "MLNetVae Transform (all 4 outputs)";
+        ours.LineWidth = 2;
+        ours.MarkerSize = 8;
+        var raw = plot.Add.Scatter(x, batches.Select(b => Math.Log10(SpreadOf(b["raw_ort_rows_per_s"]).Median)).ToArray(), Colors.DarkOrange);
+        raw.LegendText = "raw ONNX Runtime loop";
+        raw.LineWidth = 2;
+        raw.MarkerSize = 8;
+        raw.LinePattern = LinePattern.Dashed;
+        LogAxis(plot.Axes.Bottom, "N0");
+        LogAxis(plot.Axes.Left, "N0");
+        plot.Title(FormattableString.Invariant($"Scoring {st["dim"]}/{st["hidden"]}/{st["latent"]}, {st["threads"]} threads: throughput vs rows per call (log-log)"));
+        plot.XLabel("Rows per ONNX Runtime call (batch size)");
+        plot.YLabel("Rows per second");
+        plot.ShowLegend(Alignment.LowerRight);
+        plot.SavePng(png, 900, 600);
+        md.AppendLine($"![scoring throughput vs batch size]({Path.GetFileName(png)})");
+        md.AppendLine();
+    }
+
+    /// <summary>Data are plotted as log10(value); label the ticks with the values themselves.</summary>
+    private static void LogAxis(ScottPlot.IAxis axis, string format) =>
+        axis.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
+        {
+            LabelFormatter = v => Math.Pow(10, v).ToString(format, Inv),
+            MinorTickGenerator = new ScottPlot.TickGenerators.LogMinorTickGenerator(),
+            IntegerTicksOnly = true,
+        };
+
+    private static Spread SpreadOf(JsonNode? s) => new((double)s!["median"]!, (double)s["min"]!, (double)s["max"]!, (int)s["n"]!);
+}

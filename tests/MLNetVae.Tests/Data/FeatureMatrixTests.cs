@@ -1,0 +1,82 @@
+using Microsoft.ML;
+using MLNetVae.Data;
+using MLNetVae.Tests.TestSupport;
+
+namespace MLNetVae.Tests.Data;
+
+/// <summary>
+/// The chunked in-memory copy of the training column: rows read back exactly across chunk boundaries, whatever
+/// the source says about its row count, with non-finite rows skipped at any position.
+/// </summary>
+public class FeatureMatrixTests
+{
+    private const int Width = 7;
+
+    private static float[][] Rows(int count, int seed)
+    {
+        var random = new Random(seed);
+        return Enumerable.Range(0, count).Select(_ => Enumerable.Range(0, Width).Select(_ => (float)random.NextDouble()).ToArray()).ToArray();
+    }
+
+    [Theory]
+    [InlineData(null)]      // the source's own count (LoadFromEnumerable)
+    [InlineData(0L)]        // a source that under-reports: the chunks must grow
+    [InlineData(1000L)]     // one that over-reports
+    public void EveryRowReadsBackExactlyAcrossChunkBoundaries(long? reportedRows)
+    {
+        var ml = new MLContext(seed: 1);
+        var rows = Rows(103, seed: 3);
+        IDataView source = TestData.FromArrays(ml, rows);
+        if (reportedRows is { } count)
+            source = new RowCountOverride(source, count);
+
+        // 50 values per chunk: 7 rows of 7 features, so 103 rows span 15 chunks.
+        var matrix = FeatureMatrix.Read(source, "Features", chunkValues: 50);
+
+        Assert.Equal(103, matrix.Rows);
+        Assert.Equal(Width, matrix.Columns);
+        Assert.Equal(103L * Width * sizeof(float), matrix.Bytes);
+        for (int r = 0; r < rows.Length; r++)
+            Assert.Equal(rows[r], matrix.Row(r).ToArray());
+    }
+
+    [Fact]
+    public void SkippedNonFiniteRowsLeaveNoGapAtChunkBoundaries()
+    {
+        var ml = new MLContext(seed: 1);
+        var rows = Rows(40, seed: 5);
+        // Rows 6 and 7 straddle the first chunk boundary (7 rows per chunk), 13 ends the second chunk, 39 is the last row.
+        int[] bad = [6, 7, 13, 20, 39];
+        foreach (int b in bad)
+            rows[b][b % Width] = b % 2 == 0 ? float.NaN : float.PositiveInfinity;
+
+        var matrix = FeatureMatrix.Read(TestData.FromArrays(ml, rows), "Features", skipNonFinite: true, chunkValues: 50);
+
+        var kept = Enumerable.Range(0, rows.Length).Where(r => !bad.Contains(r)).ToArray();
+        Assert.Equal(bad.Select(b => (long)b), matrix.SkippedRows);
+        Assert.Equal(kept.Length, matrix.Rows);
+        for (int i = 0; i < kept.Length; i++)
+            Assert.Equal(rows[kept[i]], matrix.Row(i).ToArray());
+    }
+
+    [Fact]
+    public void FromArrayCopiesRowMajorValues()
+    {
+        var values = Enumerable.Range(0, 3 * Width).Select(i => (float)i).ToArray();
+        var matrix = FeatureMatrix.FromArray(values, 3, Width);
+        values[0] = -1; // a copy, not a view
+        Assert.Equal(Enumerable.Range(Width, Width).Select(i => (float)i), matrix.Row(1).ToArray());
+        Assert.Equal(0f, matrix.Row(0)[0]);
+    }
+
+    /// <summary>Reports a given row count, whatever the inner view holds (some sources do).</summary>
+    private sealed class RowCountOverride(IDataView inner, long rows) : IDataView
+    {
+        public bool CanShuffle => inner.CanShuffle;
+        public DataViewSchema Schema => inner.Schema;
+        public long? GetRowCount() => rows;
+        public DataViewRowCursor GetRowCursor(IEnumerable<DataViewSchema.Column> columnsNeeded, Random? rand = null) => inner.GetRowCursor(columnsNeeded, rand);
+        public DataViewRowCursor[] GetRowCursorSet(IEnumerable<DataViewSchema.Column> columnsNeeded, int n, Random? rand = null) =>
+            inner.GetRowCursorSet(columnsNeeded, n, rand);
+    }
+}
