@@ -129,6 +129,7 @@ internal static class Report
         {
             ["peak_at_checkpoint_mib"] = record["peak_at_checkpoint_mib"]?.DeepClone(),
             ["peak_at_end_mib"] = record["peak_at_end_mib"]?.DeepClone(),
+            ["peak_of_fit_mib"] = record["peak_of_fit_mib"]?.DeepClone(),
             ["peak_ratio"] = record["peak_ratio"]?.DeepClone(),
             ["target_ratio"] = record["target_ratio"]?.DeepClone(),
             ["pass"] = record["pass"]?.DeepClone(),
@@ -147,7 +148,8 @@ internal static class Report
         md.AppendLine(Str(
             $"Peak after epoch {checkpoint}: {(double)record["peak_at_checkpoint_mib"]!:N0} MiB; after epoch {epochs}: {(double)record["peak_at_end_mib"]!:N0} MiB; " +
             $"**ratio {(double)record["peak_ratio"]!:F3}** (target ≤ {(double)record["target_ratio"]!:F2}: {((bool)record["pass"]! ? "pass" : "FAIL")}); " +
-            $"VmRSS slope after epoch {checkpoint}: {(double)record["rss_slope_mib_per_epoch"]!:+0.0;-0.0} MiB/epoch."));
+            $"VmRSS slope after epoch {checkpoint}: {(double)record["rss_slope_mib_per_epoch"]!:+0.0;-0.0} MiB/epoch" +
+            (record["peak_of_fit_mib"] is { } whole ? $"; peak of the whole Fit, with the one-off work after the last epoch: {(double)whole:N0} MiB." : ".")));
         md.AppendLine();
     }
 

@@ -38,18 +38,9 @@ internal static class ScalingReport
         string png = outputPrefix + "-scaling-train.png";
         var plot = new Plot();
         double[] x = rows.Select(r => Math.Log10((int)r["settings"]!["rows"]!)).ToArray();
-        var time = plot.Add.Scatter(x, rows.Select(r => Math.Log10((double)r["fit_wall_s"]!)).ToArray(), Colors.SteelBlue);
-        time.LegendText = "Fit time (s)";
-        time.LineWidth = 2;
-        time.MarkerSize = 8;
-        var memory = plot.Add.Scatter(x, rows.Select(r => Math.Log10(Math.Max(1, (double)r["peak_added_mib"]!))).ToArray(), Colors.Crimson);
-        memory.LegendText = "peak memory added by Fit (MiB)";
-        memory.LineWidth = 2;
-        memory.MarkerSize = 8;
-        var dataLine = plot.Add.Scatter(x, rows.Select(r => Math.Log10((double)r["data_mib"]!)).ToArray(), Colors.Gray);
-        dataLine.LegendText = "one float32 copy of the data (MiB)";
-        dataLine.LinePattern = LinePattern.Dashed;
-        dataLine.MarkerSize = 0;
+        AddSeries(plot, x, rows.Select(r => (double)r["fit_wall_s"]!), Colors.SteelBlue, "Fit time (s)");
+        AddSeries(plot, x, rows.Select(r => Math.Max(1, (double)r["peak_added_mib"]!)), Colors.Crimson, "peak memory added by Fit (MiB)");
+        AddSeries(plot, x, rows.Select(r => (double)r["data_mib"]!), Colors.Gray, "one float32 copy of the data (MiB)", dashed: true, markers: false);
         LogAxis(plot.Axes.Bottom, "N0");
         LogAxis(plot.Axes.Left, "G3");
         plot.Title(FormattableString.Invariant($"Training {st["dim"]}/{st["hidden"]}/{st["latent"]}, {st["epochs"]} epoch, {st["threads"]} threads: cost vs rows (log-log)"));
@@ -92,15 +83,8 @@ internal static class ScalingReport
         string png = outputPrefix + "-scaling-score.png";
         var plot = new Plot();
         double[] x = batches.Select(b => Math.Log10((int)b["batch"]!)).ToArray();
-        var ours = plot.Add.Scatter(x, batches.Select(b => Math.Log10(SpreadOf(b["transform_rows_per_s"]).Median)).ToArray(), Colors.SteelBlue);
-        ours.LegendText = "MLNetVae Transform (all 4 outputs)";
-        ours.LineWidth = 2;
-        ours.MarkerSize = 8;
-        var raw = plot.Add.Scatter(x, batches.Select(b => Math.Log10(SpreadOf(b["raw_ort_rows_per_s"]).Median)).ToArray(), Colors.DarkOrange);
-        raw.LegendText = "raw ONNX Runtime loop";
-        raw.LineWidth = 2;
-        raw.MarkerSize = 8;
-        raw.LinePattern = LinePattern.Dashed;
+        AddSeries(plot, x, batches.Select(b => SpreadOf(b["transform_rows_per_s"]).Median), Colors.SteelBlue, "MLNetVae Transform (all 4 outputs)");
+        AddSeries(plot, x, batches.Select(b => SpreadOf(b["raw_ort_rows_per_s"]).Median), Colors.DarkOrange, "raw ONNX Runtime loop", dashed: true);
         LogAxis(plot.Axes.Bottom, "N0");
         LogAxis(plot.Axes.Left, "N0");
         plot.Title(FormattableString.Invariant($"Scoring {st["dim"]}/{st["hidden"]}/{st["latent"]}, {st["threads"]} threads: throughput vs rows per call (log-log)"));
@@ -110,6 +94,17 @@ internal static class ScalingReport
         plot.SavePng(png, 900, 600);
         md.AppendLine($"![scoring throughput vs batch size]({Path.GetFileName(png)})");
         md.AppendLine();
+    }
+
+    /// <summary>A line with markers of log10(<paramref name="values"/>) over <paramref name="x"/> (already log10).</summary>
+    private static void AddSeries(Plot plot, double[] x, IEnumerable<double> values, Color color, string legend, bool dashed = false, bool markers = true)
+    {
+        var series = plot.Add.Scatter(x, values.Select(Math.Log10).ToArray(), color);
+        series.LegendText = legend;
+        series.LineWidth = 2;
+        series.MarkerSize = markers ? 8 : 0;
+        if (dashed)
+            series.LinePattern = LinePattern.Dashed;
     }
 
     /// <summary>Data are plotted as log10(value); label the ticks with the values themselves.</summary>

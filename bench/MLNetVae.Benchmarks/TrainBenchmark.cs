@@ -134,13 +134,15 @@ internal static class TrainBenchmark
 internal static class MemoryBenchmark
 {
     /// <summary>Reports synchronously on the training thread (System.Progress would post to the thread pool).</summary>
-    private sealed class Sampler(List<(VaeEpochReport Report, double Rss, double Hwm, double Managed)> samples) : IProgress<VaeEpochReport>
+    private sealed class Sampler(List<(VaeEpochReport Report, double Rss, double Hwm, double Managed, double Committed)> samples) : IProgress<VaeEpochReport>
     {
         public void Report(VaeEpochReport value)
         {
             var (rss, hwm) = ProcStatus.Read();
-            samples.Add((value, rss, hwm, GC.GetTotalMemory(false) / (1024.0 * 1024)));
-            Console.WriteLine($"  epoch {value.Epoch,2}: VmRSS {rss,7:N0} MiB, VmHWM {hwm,7:N0} MiB, managed heap {samples[^1].Managed,6:N0} MiB, {value.SamplesPerSecond:N0} samples/s");
+            // Allocated managed bytes, and what the GC has committed (RSS it holds, garbage and free space included).
+            samples.Add((value, rss, hwm, GC.GetTotalMemory(false) / (1024.0 * 1024), GC.GetGCMemoryInfo().TotalCommittedBytes / (1024.0 * 1024)));
+            Console.WriteLine($"  epoch {value.Epoch,2}: VmRSS {rss,7:N0} MiB, VmHWM {hwm,7:N0} MiB, managed heap {samples[^1].Managed,6:N0} MiB " +
+                              $"(GC committed {samples[^1].Committed,6:N0} MiB), {value.SamplesPerSecond:N0} samples/s");
         }
     }
 
@@ -159,36 +161,42 @@ internal static class MemoryBenchmark
         var afterData = ProcStatus.Read();
         Console.WriteLine($"  start: VmRSS {atStart.RssMiB:N0} MiB; after generating the data ({(long)s.Rows * s.Dim * 4 / (1024 * 1024):N0} MiB of floats): VmRSS {afterData.RssMiB:N0} MiB");
 
-        var samples = new List<(VaeEpochReport Report, double Rss, double Hwm, double Managed)>();
+        var samples = new List<(VaeEpochReport Report, double Rss, double Hwm, double Managed, double Committed)>();
         using var model = ml.Transforms.VariationalAutoencoder(s.Options(epochs, new Sampler(samples))).Fit(view);
         var afterFit = ProcStatus.Read();
         GC.KeepAlive(data);
 
-        var table = new Table("epoch", "VmRSS MiB", "VmHWM MiB", "managed MiB", "samples/s");
-        foreach (var (report, rss, hwm, managed) in samples)
-            table.Add(report.Epoch, rss, hwm, managed, report.SamplesPerSecond);
+        var table = new Table("epoch", "VmRSS MiB", "VmHWM MiB", "managed MiB", "GC committed MiB", "samples/s");
+        foreach (var (report, rss, hwm, managed, committed) in samples)
+            table.Add(report.Epoch, rss, hwm, managed, committed, report.SamplesPerSecond);
         Console.WriteLine();
         Console.WriteLine(table);
 
+        // The ratio compares peaks at the end of epochs: the question is whether memory grows with the number of epochs.
+        // The work after the last epoch (latent diagnostics, weight snapshot) is done once whatever the epochs, so its
+        // peak is reported beside the ratio, not in it.
         double peakAtCheckpoint = samples.First(x => x.Report.Epoch == checkpoint).Hwm;
-        double peakAtEnd = Math.Max(samples[^1].Hwm, afterFit.HwmMiB);
+        double peakAtEnd = samples[^1].Hwm;
+        double peakOfFit = Math.Max(peakAtEnd, afterFit.HwmMiB);
         double ratio = peakAtEnd / peakAtCheckpoint;
         // Growth of the current RSS per epoch after the checkpoint (least squares), a direct leak indicator.
         var tail = samples.Where(x => x.Report.Epoch >= checkpoint).ToArray();
         double slope = Slope(tail.Select(x => (double)x.Report.Epoch).ToArray(), tail.Select(x => x.Rss).ToArray());
         Console.WriteLine($"peak RSS after epoch {checkpoint}: {peakAtCheckpoint:N0} MiB; after epoch {epochs}: {peakAtEnd:N0} MiB; " +
-                          $"ratio {ratio:F3} (target <= {target:F2}: {(ratio <= target ? "PASS" : "FAIL")}); VmRSS slope after epoch {checkpoint}: {slope:+0.0;-0.0} MiB/epoch");
+                          $"ratio {ratio:F3} (target <= {target:F2}: {(ratio <= target ? "PASS" : "FAIL")}); VmRSS slope after epoch {checkpoint}: {slope:+0.0;-0.0} MiB/epoch; " +
+                          $"peak of the whole Fit (with the post-training diagnostics): {peakOfFit:N0} MiB");
 
         record["rss_start_mib"] = atStart.RssMiB;
         record["rss_after_data_mib"] = afterData.RssMiB;
         record["rss_after_fit_mib"] = afterFit.RssMiB;
         record["epochs"] = new JsonArray(samples.Select(x => (JsonNode)new JsonObject
         {
-            ["epoch"] = x.Report.Epoch, ["vmrss_mib"] = x.Rss, ["vmhwm_mib"] = x.Hwm, ["managed_mib"] = x.Managed,
+            ["epoch"] = x.Report.Epoch, ["vmrss_mib"] = x.Rss, ["vmhwm_mib"] = x.Hwm, ["managed_mib"] = x.Managed, ["gc_committed_mib"] = x.Committed,
             ["samples_per_s"] = x.Report.SamplesPerSecond,
         }).ToArray());
         record["peak_at_checkpoint_mib"] = peakAtCheckpoint;
         record["peak_at_end_mib"] = peakAtEnd;
+        record["peak_of_fit_mib"] = peakOfFit;
         record["peak_ratio"] = ratio;
         record["target_ratio"] = target;
         record["pass"] = ratio <= target;

@@ -46,7 +46,8 @@ public sealed partial class VaeTransformer
         if (steps < 2)
             throw new ArgumentOutOfRangeException(nameof(steps), steps, $"Interpolate needs at least 2 steps (both ends); it is {steps}.");
 
-        var scorer = Scorer();
+        using var lease = LeaseScorer();
+        var scorer = lease.Scorer;
         var block = scorer.CreateBlock(2);
         a.CopyTo(block.InputRow(0));
         b.CopyTo(block.InputRow(1));
@@ -85,7 +86,8 @@ public sealed partial class VaeTransformer
         if (rows.Length == 0)
             return result;
 
-        var scorer = Scorer();
+        using var lease = LeaseScorer();
+        var scorer = lease.Scorer;
         var block = scorer.CreateBlock(Math.Min(GenerationBlockRows, rows.Length));
         for (int start = 0; start < rows.Length; start += block.Capacity)
         {
@@ -100,12 +102,10 @@ public sealed partial class VaeTransformer
         return result;
     }
 
-    /// <summary>The shared ONNX Runtime scorer (created on first use), for components built on this model.</summary>
-    internal VaeOnnxScorer OnnxScorer() => Scorer();
-
     private float[][] DecodeRows(float[] z, int count)
     {
-        var scorer = Scorer();
+        using var lease = LeaseScorer();
+        var scorer = lease.Scorer;
         int latent = LatentDim, inputDim = InputDim;
         var result = new float[count][];
         int capacity = Math.Min(GenerationBlockRows, count);

@@ -39,15 +39,16 @@ public sealed partial class VaeTransformer : ITransformer, IDisposable
     public IDataView Transform(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        return new VaeScoredDataView(input, Plan(input.Schema), LeaseScorer);
+        return TransformWithBlockSize(input, BlockScoring.DefaultBlockSize);
     }
 
     /// <summary><see cref="Transform"/> with another number of rows per ONNX Runtime call (benchmarks, tests).</summary>
     internal IDataView TransformWithBlockSize(IDataView input, int blockSize) =>
-        new VaeScoredDataView(input, Plan(input.Schema), LeaseScorer, blockSize);
+        new BlockScoredDataView<VaeBlockScoring.Block>(input, new VaeBlockScoring(Plan(input.Schema), LeaseScorer), blockSize);
 
     /// <summary>A row-at-a-time mapper, used by <c>PredictionEngine</c>.</summary>
-    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => new VaeRowMapper(Plan(inputSchema), LeaseScorer);
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) =>
+        new BlockRowMapper<VaeBlockScoring.Block>(new VaeBlockScoring(Plan(inputSchema), LeaseScorer));
 
     /// <summary>
     /// Writes the encoder and decoder as two standalone ONNX files (opset 17, dynamic batch dimension, standardization
@@ -115,16 +116,6 @@ public sealed partial class VaeTransformer : ITransformer, IDisposable
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
         return new VaeScoringPlan(inputSchema, VaeOutputColumnNames.From(options), InputDim, LatentDim);
-    }
-
-    /// <summary>
-    /// The current scorer without a lease, for code that predates leases: a concurrent <see cref="Dispose"/> can
-    /// release its sessions while it runs. Scoring paths use <see cref="LeaseScorer"/>.
-    /// </summary>
-    private VaeOnnxScorer Scorer()
-    {
-        using var lease = LeaseScorer();
-        return lease.Scorer;
     }
 
     /// <summary>

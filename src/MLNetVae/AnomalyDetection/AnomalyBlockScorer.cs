@@ -59,8 +59,6 @@ internal sealed class AnomalyBlockScorer
     public VaeOnnxScorer Vae { get; }
     public AnomalyScoring Scoring { get; }
 
-    public AnomalyBlock CreateBlock(int capacity) => new(Vae.CreateBlock(capacity));
-
     /// <summary>Fills what <paramref name="outputs"/> need for the block's first <see cref="ScoringBlock.Rows"/> rows.</summary>
     public void Score(AnomalyBlock block, AnomalyOutputs outputs)
     {

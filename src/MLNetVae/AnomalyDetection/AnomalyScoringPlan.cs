@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetVae.Data;
+using MLNetVae.Scoring;
 
 namespace MLNetVae.AnomalyDetection;
 
@@ -25,7 +26,7 @@ internal sealed record AnomalyColumnNames(string Input, string Score, string Pre
 /// How an anomaly transformer maps one input schema: the input column, the output schema (input columns first,
 /// unchanged, then Score, PredictedLabel and the optional per-feature error) and which outputs a set of columns needs.
 /// </summary>
-internal sealed class AnomalyScoringPlan
+internal sealed class AnomalyScoringPlan : IScoringPlan
 {
     private readonly AnomalyOutputs[] kinds;
 
@@ -62,14 +63,4 @@ internal sealed class AnomalyScoringPlan
 
     public AnomalyOutputs OutputsNeeded(IEnumerable<DataViewSchema.Column> columns) =>
         columns.Where(c => IsOutput(c.Index)).Aggregate(AnomalyOutputs.None, (all, c) => all | OutputOf(c.Index));
-
-    /// <summary>Input columns a consumer of <paramref name="columns"/> needs: the pass-through ones plus the input when any output is needed.</summary>
-    public IEnumerable<DataViewSchema.Column> InputColumnsNeeded(IEnumerable<DataViewSchema.Column> columns)
-    {
-        var list = columns.ToList();
-        var needed = list.Where(c => !IsOutput(c.Index)).Select(c => InputSchema[c.Index]).ToList();
-        if (OutputsNeeded(list) != AnomalyOutputs.None && needed.All(c => c.Index != Input.Index))
-            needed.Add(Input);
-        return needed;
-    }
 }

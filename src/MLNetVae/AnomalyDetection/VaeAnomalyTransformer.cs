@@ -171,15 +171,16 @@ public sealed class VaeAnomalyTransformer : ITransformer, IDisposable
     public IDataView Transform(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        return TransformWithBlockSize(input, VaeScoredDataView.DefaultBlockSize);
+        return TransformWithBlockSize(input, BlockScoring.DefaultBlockSize);
     }
 
     /// <summary>Transform with a given block size (tests show that scores do not depend on it).</summary>
     internal IDataView TransformWithBlockSize(IDataView input, int blockSize) =>
-        new AnomalyScoredDataView(input, Plan(input.Schema), BlockScorer, blockSize);
+        new BlockScoredDataView<AnomalyBlockScoring.Block>(input, CreateBlockScoring(input.Schema), blockSize);
 
     /// <summary>A row-at-a-time mapper, used by <c>PredictionEngine</c>.</summary>
-    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => new AnomalyRowMapper(Plan(inputSchema), BlockScorer());
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) =>
+        new BlockRowMapper<AnomalyBlockScoring.Block>(CreateBlockScoring(inputSchema));
 
     void ICanSaveModel.Save(ModelSaveContext ctx) =>
         throw new NotSupportedException(
@@ -207,7 +208,7 @@ public sealed class VaeAnomalyTransformer : ITransformer, IDisposable
         return new AnomalyScoringPlan(inputSchema, AnomalyColumnNames.From(options), Vae.InputDim);
     }
 
-    private AnomalyBlockScorer BlockScorer() => new(Vae.OnnxScorer(), scoring);
+    private AnomalyBlockScoring CreateBlockScoring(DataViewSchema inputSchema) => new(Plan(inputSchema), Vae.LeaseScorer, scoring);
 
     /// <summary>
     /// The empirical (1 − <paramref name="fraction"/>) quantile of <paramref name="sortedAscending"/>: the smallest value

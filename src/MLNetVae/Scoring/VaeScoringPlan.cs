@@ -8,7 +8,7 @@ namespace MLNetVae.Scoring;
 /// How a transformer maps one input schema: where the input column is, the output schema (input columns first,
 /// unchanged, then Mu, LogVar, Reconstruction, ReconstructionError) and which outputs a set of columns needs.
 /// </summary>
-internal sealed class VaeScoringPlan
+internal sealed class VaeScoringPlan : IScoringPlan
 {
     public const int OutputCount = 4;
 
@@ -54,16 +54,6 @@ internal sealed class VaeScoringPlan
 
     public VaeOutputs OutputsNeeded(IEnumerable<DataViewSchema.Column> columns) =>
         columns.Where(c => IsOutput(c.Index)).Aggregate(VaeOutputs.None, (all, c) => all | OutputOf(c.Index));
-
-    /// <summary>Input columns a consumer of <paramref name="columns"/> needs: the pass-through ones plus the VAE input when any output is needed.</summary>
-    public IEnumerable<DataViewSchema.Column> InputColumnsNeeded(IEnumerable<DataViewSchema.Column> columns)
-    {
-        var list = columns.ToList();
-        var needed = list.Where(c => !IsOutput(c.Index)).Select(c => InputSchema[c.Index]).ToList();
-        if (OutputsNeeded(list) != VaeOutputs.None && needed.All(c => c.Index != Input.Index))
-            needed.Add(Input);
-        return needed;
-    }
 }
 
 /// <summary>The five column names a transformer reads and writes.</summary>

@@ -194,4 +194,58 @@ public class ConcurrencyTests(NewsModel news, ITestOutputHelper output)
         output.WriteLine($"{disposals} disposals while reading");
         Assert.True(disposals > 0);
     }
+
+    [Fact]
+    public void DisposingTheAnomalyDetectorWhileCursorsAreReadingBreaksNothing()
+    {
+        var data = TestData.FromArrays(news.Ml, ManyRows());
+        using var detector = news.Ml.AnomalyDetection.Trainers.VariationalAutoencoder(new VaeAnomalyOptions
+        {
+            HiddenDim = 32, LatentDim = 4, Epochs = 2, BatchSize = 64, NumberOfThreads = 1, Seed = 3, MonteCarloSamples = 2,
+        }).Fit(TestData.FromArrays(news.Ml, news.Rows));
+        float[] Scores(Action? afterFirstRow = null)
+        {
+            var scored = detector.Transform(data);
+            var scores = new List<float>();
+            using var cursor = scored.GetRowCursor(new[] { scored.Schema["Score"] });
+            var getter = cursor.GetGetter<float>(scored.Schema["Score"]);
+            float value = 0;
+            while (cursor.MoveNext())
+            {
+                getter(ref value);
+                scores.Add(value);
+                if (scores.Count == 1) afterFirstRow?.Invoke();
+            }
+            return scores.ToArray();
+        }
+        var expected = Scores();
+        Assert.True(expected.All(float.IsFinite));
+
+        // Disposed under a cursor after its first block: the next blocks still score (the scorer is leased per block).
+        Assert.Equal(expected, Scores(afterFirstRow: detector.Dispose));
+
+        using var stop = new CancellationTokenSource();
+        int disposals = 0;
+        var disposer = new Thread(() =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                detector.Dispose();
+                disposals++;
+                Thread.Sleep(1);
+            }
+        });
+        disposer.Start();
+        try
+        {
+            RunOnThreads(3, _ => Assert.Equal(expected, Scores()));
+        }
+        finally
+        {
+            stop.Cancel();
+            disposer.Join();
+        }
+        output.WriteLine($"{disposals} disposals while reading");
+        Assert.True(disposals > 0);
+    }
 }
