@@ -91,6 +91,36 @@ internal static class ProcStatus
     }
 }
 
+/// <summary>
+/// glibc's own account of native heap memory (mallinfo2, glibc 2.33+), to tell a leak (bytes in use grow) from
+/// fragmentation (free bytes held by the allocator grow). Null where it is not available (not glibc, too old).
+/// </summary>
+internal static class NativeHeap
+{
+    [StructLayout(LayoutKind.Sequential)]
+    private struct MallInfo2
+    {
+        public nuint Arena, OrdBlks, SmBlks, HBlks, HBlkHd, UsmBlks, FsmBlks, UordBlks, FordBlks, KeepCost;
+    }
+
+    [DllImport("libc", EntryPoint = "mallinfo2")]
+    private static extern MallInfo2 mallinfo2();
+
+    /// <summary>Bytes in use (heap + mmapped chunks) and free bytes the allocator keeps, in MiB.</summary>
+    public static (double InUseMiB, double FreeHeldMiB)? Read()
+    {
+        try
+        {
+            var info = mallinfo2();
+            return ((info.UordBlks + info.HBlkHd) / (1024.0 * 1024), info.FordBlks / (1024.0 * 1024));
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return null;
+        }
+    }
+}
+
 /// <summary>Seeded N(0, 1) data (Box–Muller on System.Random), row-major float32.</summary>
 internal static class SyntheticData
 {

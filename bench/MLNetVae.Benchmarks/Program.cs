@@ -40,13 +40,14 @@ var memRows = new Option<int>("--rows") { Description = "training rows", Default
 var memEpochs = new Option<int>("--epochs") { Description = "epochs of the one Fit", DefaultValueFactory = _ => 10 };
 var checkpoint = new Option<int>("--checkpoint") { Description = "epoch whose peak is the baseline of the ratio", DefaultValueFactory = _ => 2 };
 var memTarget = new Option<double>("--target") { Description = "largest acceptable peak@epochs / peak@checkpoint", DefaultValueFactory = _ => 1.15 };
+var collectEachEpoch = new Option<bool>("--collect-each-epoch") { Description = "diagnostic: full GC (and finalizers) before each epoch's sample" };
 var memory = new Command("memory", "Peak and current RSS per epoch of one long Fit; ratio of the peaks.")
 {
-    memRows, memEpochs, checkpoint, memTarget, threads, dim, hidden, latent, batch, seed, noClip, results,
+    memRows, memEpochs, checkpoint, memTarget, collectEachEpoch, threads, dim, hidden, latent, batch, seed, noClip, results,
 };
 memory.SetAction(p => MemoryBenchmark.Run(
     new TrainSettings(p.GetValue(memRows), p.GetValue(dim), p.GetValue(hidden), p.GetValue(latent), p.GetValue(batch), p.GetValue(threads), p.GetValue(seed), !p.GetValue(noClip)),
-    p.GetValue(memEpochs), p.GetValue(checkpoint), p.GetValue(memTarget), p.GetValue(results)!));
+    p.GetValue(memEpochs), p.GetValue(checkpoint), p.GetValue(memTarget), p.GetValue(collectEachEpoch), p.GetValue(results)!));
 root.Add(memory);
 
 // score

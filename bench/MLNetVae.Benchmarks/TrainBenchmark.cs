@@ -134,25 +134,37 @@ internal static class TrainBenchmark
 internal static class MemoryBenchmark
 {
     /// <summary>Reports synchronously on the training thread (System.Progress would post to the thread pool).</summary>
-    private sealed class Sampler(List<(VaeEpochReport Report, double Rss, double Hwm, double Managed, double Committed)> samples) : IProgress<VaeEpochReport>
+    private sealed class Sampler(List<(VaeEpochReport Report, double Rss, double Hwm, double Managed, double NativeInUse, double NativeFree)> samples, bool collect)
+        : IProgress<VaeEpochReport>
     {
         public void Report(VaeEpochReport value)
         {
+            // Diagnostic: a full collection with finalizers first shows what of the growth is only uncollected garbage
+            // (TorchSharp wrappers whose finalizers free native memory).
+            if (collect)
+                Timing.Settle();
             var (rss, hwm) = ProcStatus.Read();
-            // Allocated managed bytes, and what the GC has committed (RSS it holds, garbage and free space included).
-            samples.Add((value, rss, hwm, GC.GetTotalMemory(false) / (1024.0 * 1024), GC.GetGCMemoryInfo().TotalCommittedBytes / (1024.0 * 1024)));
-            Console.WriteLine($"  epoch {value.Epoch,2}: VmRSS {rss,7:N0} MiB, VmHWM {hwm,7:N0} MiB, managed heap {samples[^1].Managed,6:N0} MiB " +
-                              $"(GC committed {samples[^1].Committed,6:N0} MiB), {value.SamplesPerSecond:N0} samples/s");
+            // Managed bytes allocated (garbage not yet collected included), and glibc's native heap: bytes in use by
+            // libtorch and the runtime vs free bytes the allocator keeps (a leak grows the first, fragmentation the second).
+            var native = NativeHeap.Read();
+            samples.Add((value, rss, hwm, GC.GetTotalMemory(false) / (1024.0 * 1024), native?.InUseMiB ?? double.NaN, native?.FreeHeldMiB ?? double.NaN));
+            // Reported on the training thread, so TorchSharp's per-thread tensor counts are the trainer's.
+            var tensors = TorchSharp.DisposeScopeManager.Statistics;
+            Console.WriteLine($"  epoch {value.Epoch,2}: VmRSS {rss,7:N0} MiB, VmHWM {hwm,7:N0} MiB, managed heap {samples[^1].Managed,6:N0} MiB, " +
+                              $"native in use {samples[^1].NativeInUse,6:N1} MiB, native free held {samples[^1].NativeFree,5:N1} MiB, {value.SamplesPerSecond:N0} samples/s; " +
+                              $"tensors created outside a scope {tensors.CreatedOutsideScopeCount:N0}, disposed outside {tensors.DisposedOutsideScopeCount:N0}, live {tensors.ThreadTotalLiveCount:N0}");
         }
     }
 
-    public static int Run(TrainSettings s, int epochs, int checkpoint, double target, string resultsPath)
+    public static int Run(TrainSettings s, int epochs, int checkpoint, double target, bool collectEachEpoch, string resultsPath)
     {
-        Console.WriteLine($"memory: {s.Rows:N0} x {s.Dim}, {s.Dim}/{s.Hidden}/{s.Latent}, batch {s.Batch}, {s.Threads} threads, one Fit of {epochs} epochs");
+        Console.WriteLine($"memory: {s.Rows:N0} x {s.Dim}, {s.Dim}/{s.Hidden}/{s.Latent}, batch {s.Batch}, {s.Threads} threads, one Fit of {epochs} epochs" +
+                          (collectEachEpoch ? ", full GC before each sample" : ""));
         var record = ResultsFile.NewRecord("memory", null);
         record["settings"] = s.ToJson();
         record["settings"]!["epochs"] = epochs;
         record["settings"]!["checkpoint_epoch"] = checkpoint;
+        record["settings"]!["collect_each_epoch"] = collectEachEpoch;
 
         var atStart = ProcStatus.Read();
         var ml = new MLContext(seed: 1);
@@ -161,14 +173,14 @@ internal static class MemoryBenchmark
         var afterData = ProcStatus.Read();
         Console.WriteLine($"  start: VmRSS {atStart.RssMiB:N0} MiB; after generating the data ({(long)s.Rows * s.Dim * 4 / (1024 * 1024):N0} MiB of floats): VmRSS {afterData.RssMiB:N0} MiB");
 
-        var samples = new List<(VaeEpochReport Report, double Rss, double Hwm, double Managed, double Committed)>();
-        using var model = ml.Transforms.VariationalAutoencoder(s.Options(epochs, new Sampler(samples))).Fit(view);
+        var samples = new List<(VaeEpochReport Report, double Rss, double Hwm, double Managed, double NativeInUse, double NativeFree)>();
+        using var model = ml.Transforms.VariationalAutoencoder(s.Options(epochs, new Sampler(samples, collectEachEpoch))).Fit(view);
         var afterFit = ProcStatus.Read();
         GC.KeepAlive(data);
 
-        var table = new Table("epoch", "VmRSS MiB", "VmHWM MiB", "managed MiB", "GC committed MiB", "samples/s");
-        foreach (var (report, rss, hwm, managed, committed) in samples)
-            table.Add(report.Epoch, rss, hwm, managed, committed, report.SamplesPerSecond);
+        var table = new Table("epoch", "VmRSS MiB", "VmHWM MiB", "managed MiB", "native in use MiB", "native free held MiB", "samples/s");
+        foreach (var (report, rss, hwm, managed, inUse, free) in samples)
+            table.Add(report.Epoch, rss, hwm, managed, inUse.ToString("F1"), free.ToString("F1"), report.SamplesPerSecond);
         Console.WriteLine();
         Console.WriteLine(table);
 
@@ -191,7 +203,8 @@ internal static class MemoryBenchmark
         record["rss_after_fit_mib"] = afterFit.RssMiB;
         record["epochs"] = new JsonArray(samples.Select(x => (JsonNode)new JsonObject
         {
-            ["epoch"] = x.Report.Epoch, ["vmrss_mib"] = x.Rss, ["vmhwm_mib"] = x.Hwm, ["managed_mib"] = x.Managed, ["gc_committed_mib"] = x.Committed,
+            ["epoch"] = x.Report.Epoch, ["vmrss_mib"] = x.Rss, ["vmhwm_mib"] = x.Hwm, ["managed_mib"] = x.Managed, ["native_in_use_mib"] = double.IsNaN(x.NativeInUse) ? null : (JsonNode)x.NativeInUse,
+            ["native_free_held_mib"] = double.IsNaN(x.NativeFree) ? null : (JsonNode)x.NativeFree,
             ["samples_per_s"] = x.Report.SamplesPerSecond,
         }).ToArray());
         record["peak_at_checkpoint_mib"] = peakAtCheckpoint;

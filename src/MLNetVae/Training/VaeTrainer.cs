@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using MLNetVae.Data;
 using MLNetVae.Model;
 using TorchSharp;
@@ -101,6 +100,7 @@ internal sealed class VaeTrainer
         int bestEpoch = 0;
         double bestValidation = double.PositiveInfinity;
         int epochsWithoutImprovement = 0;
+        long stepsSinceCollection = 0;
         string stopReason = $"completed all {options.Epochs} epochs";
         var clock = Stopwatch.StartNew();
         int n = trainRows.Length;
@@ -181,8 +181,11 @@ internal sealed class VaeTrainer
                 log(report.ToString());
                 options.Progress?.Report(report);
 
-                // glibc keeps freed batch tensors in its arenas; hand them back so RSS stays flat across epochs.
-                NativeMemory.ReturnFreedMemoryToSystem();
+                // Native memory held by collectable TorchSharp objects and by glibc's arenas goes back now, so RSS stays
+                // flat across epochs (see NativeMemory.ReclaimBetweenEpochs).
+                stepsSinceCollection += batchIndex;
+                if (NativeMemory.ReclaimBetweenEpochs(stepsSinceCollection))
+                    stepsSinceCollection = 0;
 
                 if (options.EarlyStoppingPatience > 0 && validating && epochsWithoutImprovement >= options.EarlyStoppingPatience)
                 {
@@ -318,28 +321,5 @@ internal sealed class VaeTrainer
             $"Try a lower LearningRate (now {options.LearningRate}), Standardize = true (now {options.Standardize}), " +
             $"a lower LogVarianceLimit (now {options.LogVarianceLimit}), smaller HiddenDim/LatentDim for few input features, " +
             "or look for extreme values in the input column.");
-    }
-}
-
-/// <summary>Returns memory freed by native code (libtorch tensors) to the operating system.</summary>
-internal static class NativeMemory
-{
-    [DllImport("libc", EntryPoint = "malloc_trim")]
-    private static extern int MallocTrim(UIntPtr pad);
-
-    private static bool unavailable;
-
-    public static void ReturnFreedMemoryToSystem()
-    {
-        if (unavailable || !OperatingSystem.IsLinux())
-            return;
-        try
-        {
-            MallocTrim(UIntPtr.Zero);
-        }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
-        {
-            unavailable = true; // not glibc (e.g. musl): nothing to trim
-        }
     }
 }
