@@ -13,7 +13,8 @@ namespace MLNetVae.Cli.Commands;
 
 /// <summary>
 /// <c>mlnetvae train</c>: trains a VAE on a data file (unsupervised: a label column is never used for training), sets the
-/// anomaly threshold at a quantile of the training rows' reconstruction errors, and writes the model (an ML.NET model
+/// anomaly threshold at a quantile of the reconstruction errors of rows held out from training (see
+/// <see cref="CalibrationSplit"/>), and writes the model (an ML.NET model
 /// zip, see <see cref="AnomalyPipeline"/>), the encoder/decoder ONNX files, a JSON report and the loss plot. Ctrl+C
 /// stops training at the next batch and still writes everything for the best epoch completed so far (exit code 130).
 /// </summary>
@@ -31,7 +32,7 @@ internal static class TrainCommand
         string DataPath, string OutputPath, bool Overwrite,
         int HiddenDim, int LatentDim, int Epochs, int BatchSize, double LearningRate, double Beta,
         double ValidationFraction, int Patience, bool Standardize, int Seed, int Threads,
-        double Contamination, string LabelColumn, bool LabelColumnGiven, IReadOnlyList<string>? InputColumns);
+        double Contamination, double CalibrationFraction, string LabelColumn, bool LabelColumnGiven, IReadOnlyList<string>? InputColumns);
 
     internal static VaeOptions VaeOptionsFor(Settings settings) => new()
     {
@@ -82,11 +83,17 @@ internal static class TrainCommand
         }.Positive();
         var contamination = new Option<double>("--contamination")
         {
-            Description = "Expected share of anomalies: the threshold is set so that this share of the training rows is flagged.",
+            Description = "Expected share of anomalies: the threshold is set so that this share of the calibration rows is flagged.",
             DefaultValueFactory = _ => 0.05,
         }.InRange(0, false, 0.5, true);
+        var calibration = new Option<double>("--calibration-fraction")
+        {
+            Description = "Share of the rows held out from training to set the threshold on: rows the model has not seen, like new data. " +
+                          "0 sets it on the training rows, which the model fits better, so it then flags more than --contamination of new data.",
+            DefaultValueFactory = _ => 0.2,
+        }.InRange(0, true, 1, false);
         var labelColumn = CommonOptions.LabelColumn(
-            "Label column (0 = normal, 1 = anomaly). Never used for training; if present it is left out of the features and used to report ROC-AUC on the training rows. Without such a column every column is a feature.");
+            "Label column (0 = normal, 1 = anomaly). Never used for training; if present it is left out of the features and used to report ROC-AUC on the held-out rows. Without such a column every column is a feature.");
         var inputColumns = new Option<string[]>("--input-column")
         {
             Description = "Feature columns by name (comma-separated or repeated); default: every column except the label. For .idv files: the vector column(s) to use.",
@@ -95,10 +102,10 @@ internal static class TrainCommand
         };
 
         var command = new Command("train",
-            "Train a VAE on a data file (unsupervised), set the anomaly threshold from the training rows, and write the model, ONNX encoder/decoder, a report and the loss plot.")
+            "Train a VAE on a data file (unsupervised), set the anomaly threshold on rows held out from training, and write the model, ONNX encoder/decoder, a report and the loss plot.")
         {
             data, output, overwrite, hidden, latent, epochs, batchSize, learningRate, beta, validation, patience, noStandardize,
-            seed, threads, contamination, labelColumn, inputColumns,
+            seed, threads, contamination, calibration, labelColumn, inputColumns,
         };
         command.SetAction(parseResult => CommandExecution.Run(context, parseResult.GetValue(CliApp.Verbose), cancellationToken =>
             Execute(context, new Settings(
@@ -106,7 +113,7 @@ internal static class TrainCommand
                 parseResult.GetValue(hidden), parseResult.GetValue(latent), parseResult.GetValue(epochs), parseResult.GetValue(batchSize),
                 parseResult.GetValue(learningRate), parseResult.GetValue(beta), parseResult.GetValue(validation), parseResult.GetValue(patience),
                 !parseResult.GetValue(noStandardize), parseResult.GetValue(seed), parseResult.GetValue(threads),
-                parseResult.GetValue(contamination), parseResult.GetValue(labelColumn)!, parseResult.WasGiven(labelColumn),
+                parseResult.GetValue(contamination), parseResult.GetValue(calibration), parseResult.GetValue(labelColumn)!, parseResult.WasGiven(labelColumn),
                 CommonOptions.Names(parseResult.GetValue(inputColumns))), cancellationToken)));
         return command;
     }
@@ -129,9 +136,14 @@ internal static class TrainCommand
         console.MarkupLineInterpolated(
             $"[bold]VAE[/] {data.FeatureCount} → {options.HiddenDim} → {options.HiddenDim} → {options.LatentDim}, up to {options.Epochs} epochs, batch {options.BatchSize}, lr {Invariant(options.LearningRate)}, β {Invariant(options.Beta)}, {Format.Percent(options.ValidationFraction)} held out for validation, {(options.Standardize ? "standardized" : "not standardized")}, seed {settings.Seed}, {settings.Threads} thread{(settings.Threads == 1 ? "" : "s")}");
 
-        // Stage 1: the named feature columns → one vector. Stage 2: the VAE. Ctrl+C keeps the best epoch so far.
+        // Stage 1: the named feature columns → one vector. Stage 2: the VAE, on the rows not held out for the threshold.
+        // Ctrl+C keeps the best epoch so far.
         var features = AnomalyPipeline.FitFeatures(ml, data);
         var featurized = features.Transform(data.Data);
+        var split = CalibrationSplit.Create(ml, featurized, settings.CalibrationFraction, settings.Seed, cancellationToken);
+        if (split.HoldsOut)
+            console.MarkupLineInterpolated(
+                $"[bold]Split[/] {split.TrainingRows.Length} rows to train on, {split.CalibrationRows.Length} held out to set the threshold on (--calibration-fraction {Invariant(settings.CalibrationFraction)})");
         options.CancellationToken = cancellationToken;
         VaeTransformer vae;
         bool cancelled = false;
@@ -140,7 +152,7 @@ internal static class TrainCommand
             vae = TrainingProgressView.Run(console, options.Epochs, progress =>
             {
                 options.Progress = progress;
-                return ml.Transforms.VariationalAutoencoder(options).Fit(featurized);
+                return ml.Transforms.VariationalAutoencoder(options).Fit(split.Training);
             });
         }
         catch (VaeTrainingCancelledException stopped) when (stopped.BestModelSoFar is not null)
@@ -161,22 +173,33 @@ internal static class TrainCommand
         // From here on a cancelled run still finishes: the files are what Ctrl+C asked to keep.
         var work = cancelled ? CancellationToken.None : cancellationToken;
 
-        // Stage 3: the threshold from the training rows' reconstruction errors.
-        var vaeOutput = vae.Transform(featurized);
-        float[] errors = DataViewColumns.ReadSingles(vaeOutput, options.ReconstructionErrorColumnName, work);
-        float threshold = AnomalyPipeline.Threshold(errors, settings.Contamination);
-        var decision = AnomalyPipeline.FitDecision(ml, vaeOutput, options.ReconstructionErrorColumnName, threshold);
+        // Stage 3: the threshold, a quantile of the calibration rows' reconstruction errors.
+        float[] calibrationErrors = DataViewColumns.ReadSingles(vae.Transform(split.Calibration), options.ReconstructionErrorColumnName, work);
+        float[] trainingErrors = split.HoldsOut
+            ? DataViewColumns.ReadSingles(vae.Transform(split.Training), options.ReconstructionErrorColumnName, work)
+            : calibrationErrors;
+        float threshold = AnomalyPipeline.Threshold(calibrationErrors, settings.Contamination);
+        var decision = AnomalyPipeline.FitDecision(ml, vae.Transform(featurized), options.ReconstructionErrorColumnName, threshold);
         var model = AnomalyPipeline.Assemble(features, vae, decision);
-        int flagged = errors.Count(e => e > threshold);
-        console.MarkupLineInterpolated(
-            $"[bold]Threshold[/] {Invariant(threshold)}: the {Format.Percent(1 - settings.Contamination)} quantile of the training rows' reconstruction errors (--contamination {Invariant(settings.Contamination)}); {flagged} of {errors.Length} training rows are above it.");
+        int flaggedCalibration = calibrationErrors.Count(e => e > threshold);
+        int flaggedTraining = trainingErrors.Count(e => e > threshold);
+        if (split.HoldsOut)
+            console.MarkupLineInterpolated($"[bold]Threshold[/] {Invariant(threshold)}: the {Format.Percent(1 - settings.Contamination)} quantile of the held-out rows' reconstruction errors (--contamination {Invariant(settings.Contamination)}); above it: {flaggedCalibration} of {calibrationErrors.Length} held-out rows, {flaggedTraining} of {trainingErrors.Length} training rows.");
+        else
+            console.MarkupLineInterpolated($"[bold]Threshold[/] {Invariant(threshold)}: the {Format.Percent(1 - settings.Contamination)} quantile of the training rows' reconstruction errors (--contamination {Invariant(settings.Contamination)}, --calibration-fraction 0); {flaggedTraining} of {trainingErrors.Length} training rows are above it. New rows score higher than training rows, so expect more than {Format.Percent(settings.Contamination)} of new data to be flagged.");
 
+        // With labels: how the threshold does on the calibration rows (held out, so an honest estimate when there are any).
         ThresholdResult? labelled = null;
-        if (data.Labels is { } labels && labels.Contains(1f) && labels.Contains(0f))
+        string labelledRows = split.HoldsOut ? "held-out" : "training";
+        if (data.Labels is { } allLabels)
         {
-            labelled = AnomalyEvaluation.EvaluateAtThreshold(ml, labels, errors, errors.Select(e => e > threshold).ToArray(), threshold);
-            console.MarkupLineInterpolated(
-                $"[bold]Labels[/] (not used for training): ROC-AUC {labelled.RocAuc:0.000} on the training rows; at the threshold precision {labelled.Precision:0.000}, recall {labelled.Recall:0.000}. Use 'evaluate' on held-out data for an honest estimate.");
+            var labels = (split.HoldsOut ? split.CalibrationRows : split.TrainingRows).Select(r => allLabels[r]).ToArray();
+            if (labels.Contains(1f) && labels.Contains(0f))
+            {
+                labelled = AnomalyEvaluation.EvaluateAtThreshold(ml, labels, calibrationErrors, calibrationErrors.Select(e => e > threshold).ToArray(), threshold);
+                console.MarkupLineInterpolated(
+                    $"[bold]Labels[/] (not used for training): ROC-AUC {labelled.RocAuc:0.000} on the {labels.Length} {labelledRows} rows; at the threshold precision {labelled.Precision:0.000}, recall {labelled.Recall:0.000}.{(split.HoldsOut ? "" : " Use 'evaluate' on held-out data for an honest estimate.")}");
+            }
         }
         work.ThrowIfCancellationRequested();
 
@@ -184,8 +207,13 @@ internal static class TrainCommand
         ml.Model.SaveSafely(model, AnomalyPipeline.InputSchema(data), output.File(ModelFile), output.Overwrite);
         vae.ExportOnnx(output.File(EncoderFile), output.File(DecoderFile), output.Overwrite);
         Plots.Loss(output.File(LossPlotFile), training, $"VAE training on {Path.GetFileName(dataPath)}");
-        var report = TrainReport.Create(dataPath, data, settings, options, training, cancelled, threshold, flagged, errors.Length,
-            labelled, output, total.Elapsed.TotalSeconds);
+        var report = TrainReport.Create(dataPath, data, settings, options, training, cancelled,
+            new TrainReport.ThresholdInfo(threshold, settings.Contamination, settings.CalibrationFraction,
+                split.HoldsOut
+                    ? $"nearest-rank {1 - settings.Contamination:0.###} quantile of the reconstruction errors of the {calibrationErrors.Length} rows held out from training"
+                    : $"nearest-rank {1 - settings.Contamination:0.###} quantile of the reconstruction errors of all {trainingErrors.Length} training rows",
+                flaggedCalibration, calibrationErrors.Length, flaggedTraining, trainingErrors.Length),
+            labelled is null ? null : new TrainReport.LabelledInfo(labelledRows + " rows", labelled), output, total.Elapsed.TotalSeconds);
         Output.ReportFile.Write(output.File(ReportFile), report);
 
         console.WriteLine();

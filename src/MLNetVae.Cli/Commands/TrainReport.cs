@@ -17,7 +17,7 @@ internal sealed record TrainReport(
     TrainingInfo Training,
     bool StoppedByCtrlC,
     TrainReport.ThresholdInfo AnomalyThreshold,
-    ThresholdResult? TrainingRowsAgainstLabels,
+    TrainReport.LabelledInfo? Labels,
     TrainReport.FilesInfo Files,
     double TotalSeconds)
 {
@@ -25,15 +25,21 @@ internal sealed record TrainReport(
     internal sealed record DataInfo(string Path, int Rows, int Features, string FeatureColumns, string? LabelColumn, int? Anomalies);
 
     /// <param name="Value">Rows whose Score (reconstruction error) is above this are flagged (PredictedLabel = true).</param>
-    /// <param name="Contamination">The share of training rows the threshold was chosen to flag.</param>
+    /// <param name="Contamination">The share of the calibration rows the threshold was chosen to flag.</param>
+    /// <param name="CalibrationFraction">The share of the file's rows held out from training to set it on (0: the training rows).</param>
     /// <param name="Rule">How it was computed.</param>
+    /// <param name="FlaggedCalibrationRows">Calibration rows above it.</param>
     /// <param name="FlaggedTrainingRows">Training rows above it.</param>
-    internal sealed record ThresholdInfo(float Value, double Contamination, string Rule, int FlaggedTrainingRows, int TrainingRows);
+    internal sealed record ThresholdInfo(float Value, double Contamination, double CalibrationFraction, string Rule,
+        int FlaggedCalibrationRows, int CalibrationRows, int FlaggedTrainingRows, int TrainingRows);
+
+    /// <summary>The threshold against the labels (never used for training), on the rows named by <paramref name="Rows"/>.</summary>
+    internal sealed record LabelledInfo(string Rows, ThresholdResult Result);
 
     internal sealed record FilesInfo(string Model, string Encoder, string Decoder, string LossPlot, string ModelColumns);
 
     public static TrainReport Create(string dataPath, TabularData data, TrainCommand.Settings settings, VaeOptions options,
-        VaeTrainingReport training, bool cancelled, float threshold, int flagged, int rows, ThresholdResult? labelled,
+        VaeTrainingReport training, bool cancelled, ThresholdInfo threshold, LabelledInfo? labelled,
         OutputFolder output, double totalSeconds) => new(
         "mlnetvae train",
         typeof(TrainReport).Assembly.GetName().Version?.ToString(3) ?? "unknown",
@@ -44,9 +50,7 @@ internal sealed record TrainReport(
         settings.Threads,
         TrainingInfo.From(training),
         cancelled,
-        new ThresholdInfo(threshold, settings.Contamination,
-            $"nearest-rank {1 - settings.Contamination:0.###} quantile of the reconstruction errors of all {rows} rows of the training file",
-            flagged, rows),
+        threshold,
         labelled,
         new FilesInfo(output.File(TrainCommand.ModelFile), output.File(TrainCommand.EncoderFile), output.File(TrainCommand.DecoderFile),
             output.File(TrainCommand.LossPlotFile),

@@ -15,7 +15,8 @@ namespace MLNetVae.Cli.Modeling;
 /// <item><c>Score</c> = <c>ReconstructionError</c>, <c>PredictedLabel</c> = <c>Score &gt; threshold</c> and a constant
 /// <c>Threshold</c> column (ML.NET expression transforms), named like ML.NET's anomaly-detection trainers' outputs.</item>
 /// </list>
-/// The threshold is the (1 - contamination) quantile of the training rows' reconstruction errors. When MLNetVae gets its
+/// The threshold is the (1 - contamination) quantile of the reconstruction errors of rows held out from training
+/// (<see cref="CalibrationSplit"/>). When MLNetVae gets its
 /// own anomaly trainer (Score/PredictedLabel and a threshold), stage 3 is what it replaces; the commands read only the
 /// columns named here.
 /// </summary>

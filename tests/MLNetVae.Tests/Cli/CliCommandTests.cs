@@ -85,8 +85,16 @@ public sealed class CliCommandTests(TrainedCliModel trained) : IClassFixture<Tra
         Assert.Equal(1, root.GetProperty("threads").GetInt32()); // the CLI's default
         var threshold = root.GetProperty("anomalyThreshold");
         Assert.Equal(0.05, threshold.GetProperty("contamination").GetDouble());
-        Assert.InRange(threshold.GetProperty("flaggedTrainingRows").GetInt32(), 1, 15); // strictly above the 95% quantile
-        Assert.True(root.GetProperty("trainingRowsAgainstLabels").GetProperty("rocAuc").GetDouble() > 0.8);
+        // The default --calibration-fraction 0.2 holds 60 of the 300 rows out of training to set the threshold on.
+        Assert.Equal(0.2, threshold.GetProperty("calibrationFraction").GetDouble());
+        Assert.Equal(60, threshold.GetProperty("calibrationRows").GetInt32());
+        Assert.Equal(240, threshold.GetProperty("trainingRows").GetInt32());
+        Assert.Equal(240, root.GetProperty("training").GetProperty("trainingRows").GetInt32() + root.GetProperty("training").GetProperty("validationRows").GetInt32());
+        Assert.InRange(threshold.GetProperty("flaggedCalibrationRows").GetInt32(), 1, 3); // strictly above the 95% quantile of 60 rows
+        Assert.Contains("held out to set the threshold on", run.Out);
+        var labels = root.GetProperty("labels");
+        Assert.Equal("held-out rows", labels.GetProperty("rows").GetString());
+        Assert.True(labels.GetProperty("result").GetProperty("rocAuc").GetDouble() > 0.8);
 
         using (var encoder = new InferenceSession(Path.Combine(trained.ModelFolder, "encoder.onnx")))
             Assert.Equal(8, encoder.InputMetadata["features"].Dimensions[1]);
