@@ -37,11 +37,13 @@ public sealed class VaeAnomalyEstimator : IEstimator<VaeAnomalyTransformer>
     public VaeAnomalyOptions Options => options.Clone();
 
     /// <summary>
-    /// Trains the VAE on every row of <paramref name="input"/>, scores those rows and sets the threshold from them
-    /// (or takes <see cref="VaeAnomalyOptions.Threshold"/>).
+    /// Trains the VAE on the rows of <paramref name="input"/> (all of them, or those not held out by
+    /// <see cref="VaeAnomalyOptions.CalibrationFraction"/>), scores the rows and sets the threshold from the calibration
+    /// rows' scores (or takes <see cref="VaeAnomalyOptions.Threshold"/>).
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">The feature column is missing or is not a known-size vector of Single.</exception>
-    /// <exception cref="ArgumentException">The data has no rows or holds NaN/∞ (the message names the row).</exception>
+    /// <exception cref="ArgumentException">The data has no rows or holds NaN/∞ (the message names the row), or
+    /// <see cref="VaeAnomalyOptions.CalibrationFraction"/> leaves too few rows on either side.</exception>
     /// <exception cref="VaeTrainingDivergedException">The loss became non-finite.</exception>
     /// <exception cref="OperationCanceledException"><see cref="VaeAnomalyOptions.CancellationToken"/> was cancelled.</exception>
     public VaeAnomalyTransformer Fit(IDataView input)
@@ -54,9 +56,23 @@ public sealed class VaeAnomalyEstimator : IEstimator<VaeAnomalyTransformer>
         var column = InputColumn.Require(input.Schema, options.FeatureColumnName);
         int inputDim = ((VectorDataViewType)column.Type).Size;
         long rows = input.GetRowCount() ?? CountRows(input);
-        var vaeOptions = options.ToVaeOptions(inputDim, rows);
-        vaeOptions.Seed = options.Seed ?? host.Rand.Next();
-        int seed = vaeOptions.Seed.Value;
+        int seed = options.Seed ?? host.Rand.Next();
+
+        // The rows that train the model and the rows the threshold quantile comes from (the same rows unless some are held out).
+        IDataView training = input, calibration = input;
+        long calibrationRows = 0;
+        if (options.CalibrationFraction > 0)
+        {
+            calibrationRows = RowSubset.CountHeldOut(rows, options.CalibrationFraction, seed);
+            if (calibrationRows < VaeAnomalyOptions.Defaults.MinimumCalibrationRows || rows - calibrationRows < VaeAnomalyOptions.Defaults.MinimumCalibrationRows)
+                throw new ArgumentException(
+                    $"VaeAnomalyOptions.CalibrationFraction {options.CalibrationFraction} holds out {calibrationRows} of the {rows} rows in column " +
+                    $"'{options.FeatureColumnName}' and leaves {rows - calibrationRows} to train on; each side needs at least " +
+                    $"{VaeAnomalyOptions.Defaults.MinimumCalibrationRows}. Use more rows, another CalibrationFraction, or 0 to set the threshold on the training rows.");
+            (training, calibration) = RowSubset.Split(input, options.CalibrationFraction, seed);
+        }
+        var vaeOptions = options.ToVaeOptions(inputDim, rows - calibrationRows);
+        vaeOptions.Seed = seed;
 
         var resolved = options.Clone();
         resolved.HiddenDim = vaeOptions.HiddenDim;
@@ -65,30 +81,38 @@ public sealed class VaeAnomalyEstimator : IEstimator<VaeAnomalyTransformer>
         resolved.Seed = seed;
         Log($"VAE anomaly detector: {inputDim} features, hidden {vaeOptions.HiddenDim}{(options.HiddenDim is null ? " (chosen)" : "")}, " +
             $"latent {vaeOptions.LatentDim}{(options.LatentDim is null ? " (chosen)" : "")}, up to {vaeOptions.Epochs} epochs" +
-            $"{(options.Epochs is null ? " (chosen)" : "")} on {rows} rows, score {options.ScoreKind}.");
+            $"{(options.Epochs is null ? " (chosen)" : "")} on {rows - calibrationRows} rows" +
+            (calibrationRows > 0 ? $" ({calibrationRows} more held out for the threshold)" : "") + $", score {options.ScoreKind}.");
 
-        var vae = new VaeEstimator(environment, vaeOptions).Fit(input);
+        var vae = new VaeEstimator(environment, vaeOptions).Fit(training);
         try
         {
-            var unthresholded = new VaeAnomalyTransformer(environment, resolved, vae, Array.Empty<float>(), seed,
+            var unthresholded = new VaeAnomalyTransformer(environment, resolved, vae, Array.Empty<float>(), Array.Empty<float>(), seed,
                 float.PositiveInfinity, VaeAnomalyThresholdSource.Explicit, null, null);
-            var scores = ReadScores(unthresholded.Transform(input), options.ScoreColumnName, options.CancellationToken);
-            Array.Sort(scores);
+            var trainingScores = ReadScores(unthresholded.Transform(training), options.ScoreColumnName, options.CancellationToken);
+            Array.Sort(trainingScores);
+            var calibrationScores = trainingScores;
+            if (calibrationRows > 0)
+            {
+                calibrationScores = ReadScores(unthresholded.Transform(calibration), options.ScoreColumnName, options.CancellationToken);
+                Array.Sort(calibrationScores);
+            }
+            string rowsName = calibrationRows > 0 ? "held-out" : "training";
 
             VaeAnomalyTransformer result;
             if (options.Threshold is { } threshold)
             {
-                result = new VaeAnomalyTransformer(environment, resolved, vae, scores, seed, threshold,
+                result = new VaeAnomalyTransformer(environment, resolved, vae, trainingScores, calibrationScores, seed, threshold,
                     VaeAnomalyThresholdSource.Explicit, null, null);
-                Log($"Threshold {threshold:G6} (explicit); it flags {scores.Count(s => s > threshold)} of {scores.Length} training rows.");
+                Log($"Threshold {threshold:G6} (explicit); it flags {calibrationScores.Count(s => s > threshold)} of {calibrationScores.Length} {rowsName} rows.");
             }
             else
             {
-                float fromContamination = VaeAnomalyTransformer.UpperQuantileThreshold(scores, options.Contamination);
-                result = new VaeAnomalyTransformer(environment, resolved, vae, scores, seed, fromContamination,
+                float fromContamination = VaeAnomalyTransformer.UpperQuantileThreshold(calibrationScores, options.Contamination);
+                result = new VaeAnomalyTransformer(environment, resolved, vae, trainingScores, calibrationScores, seed, fromContamination,
                     VaeAnomalyThresholdSource.Contamination, options.Contamination, null);
-                Log($"Threshold {fromContamination:G6}: the {1 - options.Contamination:0.###} quantile of {scores.Length} training scores " +
-                    $"(flags {scores.Count(s => s > fromContamination)}).");
+                Log($"Threshold {fromContamination:G6}: the {1 - options.Contamination:0.###} quantile of {calibrationScores.Length} {rowsName} scores " +
+                    $"(flags {calibrationScores.Count(s => s > fromContamination)}; {trainingScores.Count(s => s > fromContamination)} of {trainingScores.Length} training rows).");
             }
             return result;
         }

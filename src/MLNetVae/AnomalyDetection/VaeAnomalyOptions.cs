@@ -36,7 +36,9 @@ public enum VaeAnomalyScoreKind
 /// not read, and the training rows may contain anomalies), scores rows by how badly the VAE reconstructs them and
 /// flags a row when its score is above <see cref="VaeAnomalyTransformer.Threshold"/>.</para>
 /// <para>The threshold is, in order of precedence, <see cref="Threshold"/> when set, else the (1 − <see cref="Contamination"/>)
-/// quantile of the training rows' scores. After training it can be changed without retraining with
+/// quantile of the calibration rows' scores: the training rows', or with <see cref="CalibrationFraction"/> &gt; 0 those of
+/// rows held out of training (recommended when the share flagged on new data matters: a model scores the rows it was
+/// fitted on lower than new rows). After training it can be changed without retraining with
 /// <see cref="VaeAnomalyTransformer.WithThreshold"/>, <see cref="VaeAnomalyTransformer.WithContamination"/> or
 /// <see cref="VaeAnomalyTransformer.WithThresholdForFalsePositiveRate"/>.</para>
 /// <para>Call <see cref="Validate"/> to check a set of options without training; the estimator does it too.</para>
@@ -54,6 +56,13 @@ public sealed class VaeAnomalyOptions
         public const string PredictedLabelColumnName = "PredictedLabel";
         /// <summary>Expected fraction of anomalies in the training rows; sets the threshold.</summary>
         public const double Contamination = 0.05;
+        /// <summary>
+        /// Share of the rows held out of training to set the threshold on: none, so every row trains the model (as
+        /// ML.NET's trainers do) and the threshold comes from the training rows.
+        /// </summary>
+        public const double CalibrationFraction = 0;
+        /// <summary>Fewest held-out rows a threshold is taken from when <see cref="VaeAnomalyOptions.CalibrationFraction"/> &gt; 0.</summary>
+        public const int MinimumCalibrationRows = 20;
         /// <summary>
         /// The score: the negative ELBO, i.e. the model's own (Monte Carlo) estimate of how unlikely a row is. With
         /// β = 1 it beat the deterministic reconstruction error on most of the evaluation's data sets (docs/evaluation.md):
@@ -187,6 +196,15 @@ public sealed class VaeAnomalyOptions
     /// </summary>
     public double Contamination { get; set; } = Defaults.Contamination;
 
+    /// <summary>
+    /// Share of the rows, in [0, 1), held out of training (chosen at random, seeded by <see cref="Seed"/>) so that the
+    /// <see cref="Contamination"/> threshold is a quantile of scores of rows the model has not seen, like new data.
+    /// 0 (the default) trains on every row and takes the quantile of the training rows' scores, which are lower than new
+    /// rows' when the model overfits, so more than <see cref="Contamination"/> of new data is then flagged. At least
+    /// <see cref="Defaults.MinimumCalibrationRows"/> rows must be held out.
+    /// </summary>
+    public double CalibrationFraction { get; set; } = Defaults.CalibrationFraction;
+
     /// <summary>An explicit threshold on the score (a row is an anomaly when its score is above it); overrides <see cref="Contamination"/>. Must be finite.</summary>
     public float? Threshold { get; set; }
 
@@ -238,6 +256,8 @@ public sealed class VaeAnomalyOptions
         if (MonteCarloSamples is < 1 or > 1000)
             throw OutOfRange(nameof(MonteCarloSamples), MonteCarloSamples, "a value in [1, 1000]");
         RequireContamination(Contamination, nameof(Contamination));
+        if (!(CalibrationFraction >= 0 && CalibrationFraction < 1))
+            throw OutOfRange(nameof(CalibrationFraction), CalibrationFraction, "a value in [0, 1) (0 sets the threshold on the training rows)");
         if (Threshold is { } threshold && !float.IsFinite(threshold))
             throw OutOfRange(nameof(Threshold), threshold, "null (use Contamination) or a finite value");
 

@@ -32,10 +32,11 @@ public sealed class VaeAnomalyTransformer : ITransformer, IDisposable
     private readonly IHostEnvironment environment;
     private readonly VaeAnomalyOptions options;
     private readonly float[] trainingScores;
+    private readonly float[] calibrationScores;
     private readonly AnomalyScoring scoring;
 
     internal VaeAnomalyTransformer(IHostEnvironment environment, VaeAnomalyOptions options, VaeTransformer vae, float[] sortedTrainingScores,
-        int seed, float threshold, VaeAnomalyThresholdSource source, double? contamination, double? falsePositiveRate)
+        float[] sortedCalibrationScores, int seed, float threshold, VaeAnomalyThresholdSource source, double? contamination, double? falsePositiveRate)
     {
         this.environment = environment;
         this.options = options.Clone();
@@ -43,6 +44,7 @@ public sealed class VaeAnomalyTransformer : ITransformer, IDisposable
         this.options.CancellationToken = default;
         Vae = vae;
         trainingScores = sortedTrainingScores;
+        calibrationScores = sortedCalibrationScores;
         ThresholdSource = source;
         Contamination = contamination;
         TargetFalsePositiveRate = falsePositiveRate;
@@ -71,8 +73,14 @@ public sealed class VaeAnomalyTransformer : ITransformer, IDisposable
     /// <summary>Seed of the per-row noise of the sampling scores (the training seed).</summary>
     public int ScoringSeed => scoring.Seed;
 
-    /// <summary>The scores of the rows the detector was trained on, sorted ascending (what <see cref="WithContamination"/> takes its quantile of).</summary>
+    /// <summary>The scores of the rows the detector was trained on, sorted ascending.</summary>
     public IReadOnlyList<float> TrainingScores => trainingScores;
+
+    /// <summary>
+    /// The scores <see cref="WithContamination"/> takes its quantile of, sorted ascending: those of the rows held out of
+    /// training (<see cref="VaeAnomalyOptions.CalibrationFraction"/>), or the training rows' when none were.
+    /// </summary>
+    public IReadOnlyList<float> CalibrationScores => calibrationScores;
 
     /// <summary>The options used, with the sizes and epoch count that were chosen filled in (progress and cancellation are not kept).</summary>
     public VaeAnomalyOptions Options => options.Clone();
@@ -90,14 +98,14 @@ public sealed class VaeAnomalyTransformer : ITransformer, IDisposable
     }
 
     /// <summary>
-    /// A detector with the same trained model whose threshold is the (1 − <paramref name="contamination"/>) quantile of the
-    /// training rows' scores (the empirical quantile: at most contamination · n training rows score above it).
+    /// A detector with the same trained model whose threshold is the (1 − <paramref name="contamination"/>) quantile of
+    /// <see cref="CalibrationScores"/> (the empirical quantile: at most contamination · n of those rows score above it).
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="contamination"/> is outside (0, 0.5].</exception>
     public VaeAnomalyTransformer WithContamination(double contamination)
     {
         VaeAnomalyOptions.RequireContamination(contamination, nameof(contamination));
-        return With(UpperQuantileThreshold(trainingScores, contamination), VaeAnomalyThresholdSource.Contamination, contamination, null);
+        return With(UpperQuantileThreshold(calibrationScores, contamination), VaeAnomalyThresholdSource.Contamination, contamination, null);
     }
 
     /// <summary>
@@ -199,7 +207,7 @@ public sealed class VaeAnomalyTransformer : ITransformer, IDisposable
         copy.Threshold = source == VaeAnomalyThresholdSource.Explicit ? threshold : null;
         if (contamination is { } c)
             copy.Contamination = c;
-        return new VaeAnomalyTransformer(environment, copy, Vae, trainingScores, scoring.Seed, threshold, source, contamination, falsePositiveRate);
+        return new VaeAnomalyTransformer(environment, copy, Vae, trainingScores, calibrationScores, scoring.Seed, threshold, source, contamination, falsePositiveRate);
     }
 
     private AnomalyScoringPlan Plan(DataViewSchema inputSchema)

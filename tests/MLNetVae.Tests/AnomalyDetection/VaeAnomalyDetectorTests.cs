@@ -245,7 +245,7 @@ public class VaeAnomalyDetectorTests : IClassFixture<VaeAnomalyDetectorTests.Tra
         var options = detector.Options;
         options.ScoreKind = kind;
         options.MonteCarloSamples = samples;
-        return new VaeAnomalyTransformer(Ml, options, detector.Vae, detector.TrainingScores.ToArray(), seed, detector.Threshold,
+        return new VaeAnomalyTransformer(Ml, options, detector.Vae, detector.TrainingScores.ToArray(), detector.CalibrationScores.ToArray(), seed, detector.Threshold,
             VaeAnomalyThresholdSource.Explicit, null, null);
     }
 }
