@@ -43,13 +43,8 @@ internal static class ScalingReport
         AddSeries(plot, x, rows.Select(r => (double)r["data_mib"]!), Colors.Gray, "one float32 copy of the data (MiB)", dashed: true, markers: false);
         LogAxis(plot.Axes.Bottom, "N0");
         LogAxis(plot.Axes.Left, "N0");
-        plot.Title(FormattableString.Invariant($"Training {st["dim"]}/{st["hidden"]}/{st["latent"]}, {st["epochs"]} epoch, {st["threads"]} threads: cost vs rows (log-log)"));
-        plot.XLabel("Training rows");
-        plot.YLabel("seconds / MiB");
-        plot.ShowLegend(Alignment.UpperLeft);
-        plot.SavePng(png, 900, 600);
-        md.AppendLine($"![training time and memory vs rows]({Path.GetFileName(png)})");
-        md.AppendLine();
+        Finish(plot, FormattableString.Invariant($"Training {st["dim"]}/{st["hidden"]}/{st["latent"]}, {st["epochs"]} epoch, {st["threads"]} threads: cost vs rows (log-log)"),
+            "Training rows", "seconds / MiB", Alignment.UpperLeft, png, "training time and memory vs rows", md);
     }
 
     public static void Score(JsonObject? record, JsonObject summary, StringBuilder md, string outputPrefix)
@@ -88,12 +83,19 @@ internal static class ScalingReport
         AddSeries(plot, x, batches.Select(b => SpreadOf(b["raw_ort_rows_per_s"]).Median), Colors.DarkOrange, "raw ONNX Runtime loop", dashed: true, logY: false);
         LogAxis(plot.Axes.Bottom, "N0");
         plot.Axes.SetLimitsY(0, batches.Max(b => Math.Max(SpreadOf(b["transform_rows_per_s"]).Median, SpreadOf(b["raw_ort_rows_per_s"]).Median)) * 1.1);
-        plot.Title(FormattableString.Invariant($"Scoring {st["dim"]}/{st["hidden"]}/{st["latent"]}, {st["threads"]} threads: throughput vs rows per call"));
-        plot.XLabel("Rows per ONNX Runtime call (batch size)");
-        plot.YLabel("Rows per second");
-        plot.ShowLegend(Alignment.LowerRight);
+        Finish(plot, FormattableString.Invariant($"Scoring {st["dim"]}/{st["hidden"]}/{st["latent"]}, {st["threads"]} threads: throughput vs rows per call"),
+            "Rows per ONNX Runtime call (batch size)", "Rows per second", Alignment.LowerRight, png, "scoring throughput vs batch size", md);
+    }
+
+    /// <summary>Labels the plot, writes it as a 900 x 600 PNG and links it from the Markdown summary.</summary>
+    private static void Finish(Plot plot, string title, string xLabel, string yLabel, Alignment legend, string png, string altText, StringBuilder md)
+    {
+        plot.Title(title);
+        plot.XLabel(xLabel);
+        plot.YLabel(yLabel);
+        plot.ShowLegend(legend);
         plot.SavePng(png, 900, 600);
-        md.AppendLine($"![scoring throughput vs batch size]({Path.GetFileName(png)})");
+        md.AppendLine($"![{altText}]({Path.GetFileName(png)})");
         md.AppendLine();
     }
 
