@@ -140,10 +140,10 @@ internal static class TrainCommand
         // Ctrl+C keeps the best epoch so far.
         var features = AnomalyPipeline.FitFeatures(ml, data);
         var featurized = features.Transform(data.Data);
-        var split = CalibrationSplit.Create(ml, featurized, settings.CalibrationFraction, settings.Seed, cancellationToken);
+        var split = CalibrationSplit.Create(ml, data, featurized, settings.CalibrationFraction, settings.Seed, cancellationToken);
         if (split.HoldsOut)
             console.MarkupLineInterpolated(
-                $"[bold]Split[/] {split.TrainingRows.Length} rows to train on, {split.CalibrationRows.Length} held out to set the threshold on (--calibration-fraction {Invariant(settings.CalibrationFraction)})");
+                $"[bold]Split[/] {split.TrainingRowCount} rows to train on, {split.CalibrationRowCount} held out to set the threshold on (--calibration-fraction {Invariant(settings.CalibrationFraction)})");
         options.CancellationToken = cancellationToken;
         VaeTransformer vae;
         bool cancelled = false;
@@ -191,9 +191,8 @@ internal static class TrainCommand
         // With labels: how the threshold does on the calibration rows (held out, so an honest estimate when there are any).
         ThresholdResult? labelled = null;
         string labelledRows = split.HoldsOut ? "held-out" : "training";
-        if (data.Labels is { } allLabels)
+        if (split.CalibrationLabels is { } labels)
         {
-            var labels = (split.HoldsOut ? split.CalibrationRows : split.TrainingRows).Select(r => allLabels[r]).ToArray();
             if (labels.Contains(1f) && labels.Contains(0f))
             {
                 labelled = AnomalyEvaluation.EvaluateAtThreshold(ml, labels, calibrationErrors, calibrationErrors.Select(e => e > threshold).ToArray(), threshold);

@@ -105,7 +105,8 @@ internal static class DataFile
             : schema.Where(c => !c.IsHidden).Cast<DataViewSchema.Column?>()
                 .FirstOrDefault(c => string.Equals(c!.Value.Name, name, StringComparison.OrdinalIgnoreCase));
 
-    private static float[] ReadLabels(IDataView data, DataViewSchema.Column column, string path, CancellationToken cancellationToken)
+    /// <summary>The labels (0 or 1) of every row of <paramref name="data"/>; <paramref name="path"/> names the file in errors.</summary>
+    internal static float[] ReadLabels(IDataView data, DataViewSchema.Column column, string path, CancellationToken cancellationToken)
     {
         var labels = new List<float>();
         using var cursor = data.GetRowCursor(new[] { column });
