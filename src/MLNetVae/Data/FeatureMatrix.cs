@@ -37,6 +37,9 @@ internal sealed class FeatureMatrix
     /// <summary>Bytes of feature values held (what the training data costs in memory).</summary>
     public long Bytes => (long)Rows * Columns * sizeof(float);
 
+    /// <summary>Values allocated, used or not (the last chunk may have room left).</summary>
+    internal long AllocatedValues => chunks.Sum(c => (long)c.Length);
+
     public Span<float> Row(int row)
     {
         var chunk = chunks[row / rowsPerChunk];
@@ -122,8 +125,9 @@ internal sealed class FeatureMatrix
             var chunk = chunks[chunkIndex];
             if ((inChunk + 1) * columns > chunk.Length)
             {
-                // The source reported fewer rows than it has: grow the last chunk to full size.
-                Array.Resize(ref chunk, rowsPerChunk * columns);
+                // The chunk was sized for fewer rows (an unknown count starts small; a source may under-report):
+                // double it, up to a full chunk. Only this chunk is ever copied, so the cost stays bounded.
+                Array.Resize(ref chunk, (int)Math.Min((long)rowsPerChunk * columns, 2L * chunk.Length));
                 chunks[chunkIndex] = chunk;
             }
             Rows++;
@@ -134,13 +138,19 @@ internal sealed class FeatureMatrix
 
         public FeatureMatrix Build(IReadOnlyList<long> skipped) => new(chunks, rowsPerChunk, Rows, columns, skipped);
 
-        /// <summary>Rows of chunk <paramref name="index"/>: a full chunk, or the remainder when the total is known.</summary>
+        /// <summary>
+        /// Rows to allocate for chunk <paramref name="index"/>: the remainder when the total is known; otherwise a full
+        /// chunk, except the first, which starts at 1,024 rows and doubles as needed, so small data of unknown length
+        /// does not reserve 64 MiB.
+        /// </summary>
         private int ChunkRows(int index)
         {
             if (knownRows is not { } total)
-                return rowsPerChunk;
+                return index == 0 ? Math.Min(FirstChunkRows, rowsPerChunk) : rowsPerChunk;
             long left = total - (long)index * rowsPerChunk;
             return (int)Math.Clamp(left, 1, rowsPerChunk);
         }
+
+        private const int FirstChunkRows = 1024;
     }
 }

@@ -41,6 +41,26 @@ public class FeatureMatrixTests
     }
 
     [Fact]
+    public void ASourceOfUnknownLengthStartsSmallAndAKnownOneGetsExactlyItsSize()
+    {
+        var ml = new MLContext(seed: 1);
+        var rows = Rows(3000, seed: 4);
+        const int chunkValues = Width * 5000; // 5,000 rows per chunk: all 3,000 rows fit in the first
+
+        var unknown = FeatureMatrix.Read(new RowCountOverride(TestData.FromArrays(ml, rows), null), "Features", chunkValues: chunkValues);
+        var known = FeatureMatrix.Read(new RowCountOverride(TestData.FromArrays(ml, rows), 3000), "Features", chunkValues: chunkValues);
+
+        // Unknown: 1,024 rows, doubled to 2,048 and 4,096, never a full 5,000-row chunk up front.
+        Assert.Equal(4096L * Width, unknown.AllocatedValues);
+        Assert.Equal(3000L * Width, known.AllocatedValues);
+        for (int r = 0; r < rows.Length; r += 97)
+        {
+            Assert.Equal(rows[r], unknown.Row(r).ToArray());
+            Assert.Equal(rows[r], known.Row(r).ToArray());
+        }
+    }
+
+    [Fact]
     public void SkippedNonFiniteRowsLeaveNoGapAtChunkBoundaries()
     {
         var ml = new MLContext(seed: 1);
@@ -70,7 +90,7 @@ public class FeatureMatrixTests
     }
 
     /// <summary>Reports a given row count, whatever the inner view holds (some sources do).</summary>
-    private sealed class RowCountOverride(IDataView inner, long rows) : IDataView
+    private sealed class RowCountOverride(IDataView inner, long? rows) : IDataView
     {
         public bool CanShuffle => inner.CanShuffle;
         public DataViewSchema Schema => inner.Schema;
