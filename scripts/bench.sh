@@ -15,6 +15,7 @@
 #   PERF_PY=...     path of the reference perf.py (default: ../shared/reference/perf.py beside the repo)
 #   NO_BUILD=1      reuse the existing Release build
 #   REPORT_OUT=bench/results/latest   summary path prefix (.json and .md are added)
+#   RUNS_DIR=bench/results/runs       where each run's raw data folder is created
 #   EXTRA_TRAIN_ARGS / EXTRA_SCORE_ARGS / ... extra arguments for a part
 set -euo pipefail
 
@@ -57,7 +58,7 @@ if [ "${NO_BUILD:-0}" != 1 ]; then
   dotnet build -c Release "$PROJECT" -nologo -v quiet
 fi
 
-RUN_DIR="bench/results/runs/$(date -u +%Y%m%dT%H%M%SZ)"
+RUN_DIR="${RUNS_DIR:-bench/results/runs}/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$RUN_DIR"
 RESULTS="$RUN_DIR/results.jsonl"
 START=$(date +%s)

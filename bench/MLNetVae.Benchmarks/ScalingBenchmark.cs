@@ -78,7 +78,7 @@ internal static class ScalingBenchmark
         var errors = new float[maxRows];
 
         // MLNetVae scores first, so the process-wide ORT environment gets its global pool (see RawOrtScorer).
-        ScoreBenchmark.ConsumeAllOutputs(fixture.Model.Transform(new DenseDataView(data, 2048, dim)));
+        ScoreBenchmark.ConsumeAllOutputs(fixture.Model.Transform(new DenseDataView(data, Math.Min(2048, maxRows), dim)));
 
         var table = new Table("batch", "rows", "Transform rows/s", "raw ORT rows/s", "Transform / raw");
         var batches = new JsonArray();

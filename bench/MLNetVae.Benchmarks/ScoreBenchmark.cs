@@ -62,7 +62,8 @@ internal static class ScoreBenchmark
         // Warm-up: MLNetVae first, so that it creates the process's OrtEnv with its global thread pool;
         // then the raw loop can share that pool (DisablePerSessionThreads needs it).
         t0 = Stopwatch.GetTimestamp();
-        ConsumeAllOutputs(fixture.Model.Transform(new DenseDataView(data, 4096, dim)));
+        int warmupRows = Math.Min(4096, rows), warmupRowByRow = Math.Min(200, rows);
+        ConsumeAllOutputs(fixture.Model.Transform(new DenseDataView(data, warmupRows, dim)));
         bool globalPool = UsesGlobalThreadPool();
         Console.WriteLine($"MLNetVae's ORT sessions share one global thread pool: {globalPool}");
         record["mlnetvae_global_ort_pool"] = globalPool;
@@ -74,13 +75,13 @@ internal static class ScoreBenchmark
             .Append(ml.Transforms.ApplyOnnxModel(new[] { "reconstruction" }, new[] { "z" }, fixture.DecoderPath))
             .Fit(applyView);
         raw = new RawOrtScorer(fixture.EncoderPath, fixture.DecoderPath, dim, latent, 1024, threads);
-        raw.Score(data, 4096, errors);
+        raw.Score(data, warmupRows, errors);
         // The same loop one row per call: what any row-at-a-time scorer (such as ApplyOnnxModel) can reach at best.
         rawBatch1 = new RawOrtScorer(fixture.EncoderPath, fixture.DecoderPath, dim, latent, 1, threads);
-        rawBatch1.Score(data, 200, errors);
-        ConsumeApplyOnnx(applyModel.Transform(new DenseDataView(data, 200, dim)), dim);
-        ConsumeSource(new DenseDataView(data, 4096, dim));
-        ConsumeErrorOnly(fixture.Model.Transform(new DenseDataView(data, 4096, dim)));
+        rawBatch1.Score(data, warmupRowByRow, errors);
+        ConsumeApplyOnnx(applyModel.Transform(new DenseDataView(data, warmupRowByRow, dim)), dim);
+        ConsumeSource(new DenseDataView(data, warmupRows, dim));
+        ConsumeErrorOnly(fixture.Model.Transform(new DenseDataView(data, warmupRows, dim)));
         Console.WriteLine($"warm-up took {Timing.Seconds(t0):F1}s");
 
         var rates = variants.ToDictionary(v => v.Key, _ => new List<double>());
