@@ -5,11 +5,28 @@ namespace MLNetVae.AnomalyDetection;
 /// <summary>What fixes a row's anomaly score and decision, besides the trained networks.</summary>
 /// <param name="Kind">The score.</param>
 /// <param name="Samples">Draws per row for the sampling scores.</param>
-/// <param name="Seed">Seed of the per-row noise of the sampling scores.</param>
+/// <param name="Seed">Seed of the noise table of the sampling scores.</param>
 /// <param name="Beta">Weight of the KL term in <see cref="VaeAnomalyScoreKind.NegativeElbo"/>.</param>
 /// <param name="Scale">Per-feature scale of the model's standardization (null: none), for the negative ELBO's squared error.</param>
 /// <param name="Threshold">A row is an anomaly when its score is above this.</param>
-internal sealed record AnomalyScoring(VaeAnomalyScoreKind Kind, int Samples, int Seed, double Beta, float[]? Scale, float Threshold);
+internal sealed record AnomalyScoring(VaeAnomalyScoreKind Kind, int Samples, int Seed, double Beta, float[]? Scale, float Threshold)
+{
+    /// <summary>
+    /// The draws of the sampling scores, eps[s, k] ~ N(0, 1) for s &lt; <see cref="Samples"/>, k &lt; latent, row-major:
+    /// one table per detector, fixed by <see cref="Seed"/>, shared by every row. A row's score is then a function of
+    /// the row (common random numbers: rows are compared under the same draws), and the whole score is a fixed
+    /// computation that an ONNX graph can carry.
+    /// </summary>
+    public float[] NoiseTable(int latentDim)
+    {
+        var table = new float[Samples * latentDim];
+        GaussianNoise.ForSeed(Seed, stream: NoiseStream).Fill(table);
+        return table;
+    }
+
+    /// <summary>The generator stream of the noise table (stream 0 is <c>VaeTransformer.Sample</c>'s).</summary>
+    private const ulong NoiseStream = 2;
+}
 
 /// <summary>Buffers of one block of rows: the VAE's block (input, latent, reconstruction) plus scores and sampling scratch.</summary>
 internal sealed class AnomalyBlock
@@ -24,11 +41,10 @@ internal sealed class AnomalyBlock
     public int Capacity => Vae.Capacity;
     public float[] Score { get; }
 
-    // Sampling scratch, allocated on first use: latent draws, their decodings, sums per row, per-row noise.
+    // Sampling scratch, allocated on first use: latent draws, their decodings, sums per row.
     public float[]? Z { get; set; }
     public float[]? Sampled { get; set; }
     public double[]? Sums { get; set; }
-    public GaussianNoise[]? Noise { get; set; }
 
     /// <summary>(x − decoder(mu))² per feature of <paramref name="row"/>, in the original scale.</summary>
     public void PerFeatureError(int row, Span<float> destination)
@@ -50,11 +66,14 @@ internal sealed class AnomalyBlock
 /// </summary>
 internal sealed class AnomalyBlockScorer
 {
-    public AnomalyBlockScorer(VaeOnnxScorer scorer, AnomalyScoring scoring)
+    public AnomalyBlockScorer(VaeOnnxScorer scorer, AnomalyScoring scoring, float[] noiseTable)
     {
         Vae = scorer;
         Scoring = scoring;
+        this.noiseTable = noiseTable;
     }
+
+    private readonly float[] noiseTable;
 
     public VaeOnnxScorer Vae { get; }
     public AnomalyScoring Scoring { get; }
@@ -92,24 +111,19 @@ internal sealed class AnomalyBlockScorer
         var z = block.Z ??= new float[capacity * latent];
         var sampled = block.Sampled ??= new float[capacity * inputDim];
         var sums = block.Sums ??= new double[capacity];
-        var noise = block.Noise ??= new GaussianNoise[capacity];
         bool elbo = Scoring.Kind == VaeAnomalyScoreKind.NegativeElbo;
 
-        for (int i = 0; i < n; i++)
-        {
-            noise[i] = new GaussianNoise(GaussianNoise.RowSeed(Scoring.Seed, vae.InputRow(i)));
-            sums[i] = 0;
-        }
+        sums.AsSpan(0, n).Clear();
         for (int s = 0; s < Scoring.Samples; s++)
         {
+            var eps = noiseTable.AsSpan(s * latent, latent);
             for (int i = 0; i < n; i++)
             {
-                ref var rowNoise = ref noise[i];
                 var mu = vae.MuRow(i);
                 var logVar = vae.LogVarRow(i);
                 var row = z.AsSpan(i * latent, latent);
                 for (int k = 0; k < latent; k++)
-                    row[k] = mu[k] + MathF.Exp(0.5f * logVar[k]) * rowNoise.NextNormal();
+                    row[k] = mu[k] + MathF.Exp(0.5f * logVar[k]) * eps[k];
             }
             Vae.Decode(z, sampled, n);
             for (int i = 0; i < n; i++)

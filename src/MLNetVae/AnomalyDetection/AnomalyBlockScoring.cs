@@ -9,7 +9,7 @@ namespace MLNetVae.AnomalyDetection;
 /// encoder once per block and the decoder as often as the score needs (see <see cref="AnomalyBlockScorer"/>).
 /// Like the VAE's, the shared scorer is leased for each block (see <see cref="VaeBlockScoring"/>).
 /// </summary>
-internal sealed class AnomalyBlockScoring(AnomalyScoringPlan plan, Func<VaeOnnxScorer.Lease> leaseScorer, AnomalyScoring scoring)
+internal sealed class AnomalyBlockScoring(AnomalyScoringPlan plan, Func<VaeOnnxScorer.Lease> leaseScorer, AnomalyScoring scoring, float[] noiseTable)
     : IBlockScoring<AnomalyBlockScoring.Block>
 {
     /// <summary>The buffers of a block and the outputs its consumer asked for.</summary>
@@ -36,7 +36,7 @@ internal sealed class AnomalyBlockScoring(AnomalyScoringPlan plan, Func<VaeOnnxS
         if (rows == 0)
             return;
         using var lease = leaseScorer();
-        new AnomalyBlockScorer(lease.Scorer, scoring).Score(block.Data, block.Outputs);
+        new AnomalyBlockScorer(lease.Scorer, scoring, noiseTable).Score(block.Data, block.Outputs);
     }
 
     public Delegate OutputGetter(Block block, DataViewSchema.Column column, Func<int> slot)

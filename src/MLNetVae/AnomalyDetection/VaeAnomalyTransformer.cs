@@ -2,6 +2,8 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using MLNetVae.AnomalyDetection;
+using MLNetVae.MLNet;
+using MLNetVae.Persistence;
 using MLNetVae.Scoring;
 
 namespace MLNetVae;
@@ -190,10 +192,20 @@ public sealed class VaeAnomalyTransformer : ITransformer, IDisposable
     public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) =>
         new BlockRowMapper<AnomalyBlockScoring.Block>(CreateBlockScoring(inputSchema));
 
-    void ICanSaveModel.Save(ModelSaveContext ctx) =>
-        throw new NotSupportedException(
-            "Saving a VaeAnomalyTransformer inside an ML.NET model file is not supported yet. Keep the trained networks with " +
-            "Vae.ExportOnnx, and the threshold (Threshold) and score settings (Options) yourself.");
+    /// <summary>
+    /// Called by <c>mlContext.Model.Save</c>. As for the VAE, the detector is written as an equivalent chain of ML.NET's
+    /// own transformers: one ONNX graph computes the score (with the detector's noise table for the sampling scores)
+    /// and the per-feature errors, an <c>Expression</c> compares the score with the threshold
+    /// (<see cref="Persistence.AnomalyModelChain"/>). <c>mlContext.Model.Load</c> (after <c>RegisterVaeComponents</c>)
+    /// returns that chain: it scores one row per ONNX Runtime call, and its scores equal this detector's within float32
+    /// rounding (so a row whose score lies within that rounding of the threshold can be labelled differently).
+    /// </summary>
+    void ICanSaveModel.Save(ModelSaveContext ctx)
+    {
+        var (gpuDeviceId, fallbackToCpu) = HostEnvironmentAccess.DeviceSettings(environment);
+        using var chain = AnomalyModelChain.Build(this, gpuDeviceId, fallbackToCpu);
+        ((ICanSaveModel)chain).Save(ctx);
+    }
 
     /// <summary>
     /// Releases the ONNX Runtime sessions of the shared <see cref="Vae"/> (native memory). Every transformer that shares
@@ -216,7 +228,12 @@ public sealed class VaeAnomalyTransformer : ITransformer, IDisposable
         return new AnomalyScoringPlan(inputSchema, AnomalyColumnNames.From(options), Vae.InputDim);
     }
 
-    private AnomalyBlockScoring CreateBlockScoring(DataViewSchema inputSchema) => new(Plan(inputSchema), Vae.LeaseScorer, scoring);
+    private AnomalyBlockScoring CreateBlockScoring(DataViewSchema inputSchema) => new(Plan(inputSchema), Vae.LeaseScorer, scoring, NoiseTable);
+
+    /// <summary>The sampling scores' draws (see <see cref="AnomalyScoring.NoiseTable"/>), made once per detector.</summary>
+    internal float[] NoiseTable => noiseTable ??= scoring.NoiseTable(Vae.LatentDim);
+
+    private float[]? noiseTable;
 
     /// <summary>
     /// The empirical (1 − <paramref name="fraction"/>) quantile of <paramref name="sortedAscending"/>: the smallest value

@@ -45,7 +45,8 @@ internal static class MLNetModelChain
         && chain.Count() == 4
         && chain.ElementAt(1) is CustomMappingTransformer<ErrorVectorToScalarFactory.ErrorVector, ErrorVectorToScalarFactory.ErrorScalar>;
 
-    private static IDataView EmptyInput(MLContext ml, string column, int width)
+    /// <summary>An empty data view with one vector column, for fitting a chain's schema.</summary>
+    internal static IDataView EmptyInput(MLContext ml, string column, int width)
     {
         var definition = SchemaDefinition.Create(typeof(InputRow));
         definition[nameof(InputRow.Features)].ColumnName = column;

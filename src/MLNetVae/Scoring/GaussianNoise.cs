@@ -2,9 +2,8 @@ namespace MLNetVae.Scoring;
 
 /// <summary>
 /// A small, fast, seeded source of standard normal noise (SplitMix64 + Box–Muller) whose sequence is fixed by its
-/// seed alone, on every platform and .NET version. Sampling scores seed one per row from the row's own values
-/// (<see cref="RowSeed"/>), so a row's noise — and so its score — does not depend on block boundaries, cursor
-/// parallelism, row order or whether it is scored by a cursor or a <c>PredictionEngine</c>.
+/// seed alone, on every platform and .NET version: <c>VaeTransformer.Sample</c>'s latent draws and the anomaly
+/// detector's noise table (<c>AnomalyScoring.NoiseTable</c>) come from it.
 /// </summary>
 internal struct GaussianNoise
 {
@@ -22,18 +21,6 @@ internal struct GaussianNoise
     /// <summary>A generator for <paramref name="seed"/> and a stream number (e.g. 0 for sampling, 1 for scoring).</summary>
     public static GaussianNoise ForSeed(int seed, ulong stream = 0) =>
         new(Mix(Mix((ulong)(uint)seed + 0x632BE59BD9B4E019UL) ^ (stream * 0x9E3779B97F4A7C15UL)));
-
-    /// <summary>
-    /// A 64-bit seed from <paramref name="seed"/> and the bits of a row's values: equal rows get equal noise,
-    /// different rows (almost surely) independent noise.
-    /// </summary>
-    public static ulong RowSeed(int seed, ReadOnlySpan<float> row)
-    {
-        ulong h = Mix((ulong)(uint)seed ^ 0xD1B54A32D192ED03UL);
-        foreach (float value in row)
-            h = Mix(h ^ BitConverter.SingleToUInt32Bits(value));
-        return Mix(h + (ulong)row.Length);
-    }
 
     /// <summary>The next standard normal value.</summary>
     public float NextNormal()

@@ -127,17 +127,6 @@ public class VaeAnomalyOptionsTests
     }
 
     [Fact]
-    public void SavingInsideAnMLNetModelFileIsNotSupportedYetAndSaysSo()
-    {
-        var ml = new MLContext(seed: 3);
-        var data = TestData.Random(ml, 50, 5, seed: 1);
-        using var detector = ml.AnomalyDetection.Trainers.VariationalAutoencoder(new VaeAnomalyOptions { HiddenDim = 8, LatentDim = 2, Epochs = 1, NumberOfThreads = 1 }).Fit(data);
-        using var stream = new MemoryStream();
-        var error = Assert.Throws<NotSupportedException>(() => ml.Model.Save(detector, data.Schema, stream));
-        Assert.Contains("VaeAnomalyTransformer", error.Message);
-    }
-
-    [Fact]
     public void EstimatorChainsFitAndTheOutputFeedsTheEvaluator()
     {
         var ml = new MLContext(seed: 3);

@@ -1,0 +1,109 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNetVae.Tests.TestSupport;
+
+namespace MLNetVae.Tests.AnomalyDetection;
+
+/// <summary>
+/// <c>mlContext.Model.Save</c> of the anomaly detector (alone or in a pipeline) and <c>mlContext.Model.Load</c> in a
+/// fresh context: the loaded chain (ML.NET's own transformers around one ONNX graph) scores like the detector.
+/// </summary>
+public sealed class AnomalyPersistenceTests : IDisposable
+{
+    private readonly string folder = Directory.CreateTempSubdirectory("mlnetvae-anomaly-save-").FullName;
+
+    public void Dispose() => Directory.Delete(folder, recursive: true);
+
+    private static VaeAnomalyOptions Small(VaeAnomalyScoreKind kind, string? perFeature) => new()
+    {
+        HiddenDim = 32, LatentDim = 4, Epochs = 3, BatchSize = 64, NumberOfThreads = 1, Seed = 2,
+        ScoreKind = kind, MonteCarloSamples = 5, PerFeatureErrorColumnName = perFeature,
+    };
+
+    /// <summary>Scores equal within float32 rounding; labels equal wherever the score is not within that rounding of the threshold.</summary>
+    private static void AssertSameDecisions(IDataView expected, IDataView actual, float threshold, string? perFeature)
+    {
+        var expectedScores = TestData.ReadScalars(expected, "Score");
+        var actualScores = TestData.ReadScalars(actual, "Score");
+        Assert.Equal(expectedScores.Length, actualScores.Length);
+        for (int i = 0; i < expectedScores.Length; i++)
+            Assert.True(Math.Abs(expectedScores[i] - actualScores[i]) <= 1e-4 * Math.Max(1, Math.Abs(expectedScores[i])),
+                $"row {i}: score {actualScores[i]} after loading, {expectedScores[i]} before");
+
+        var expectedLabels = ReadBooleans(expected, "PredictedLabel");
+        var actualLabels = ReadBooleans(actual, "PredictedLabel");
+        Assert.Contains(true, expectedLabels); // the comparison below means something
+        for (int i = 0; i < expectedLabels.Length; i++)
+            if (Math.Abs(expectedScores[i] - threshold) > 1e-4 * Math.Max(1, Math.Abs(threshold)))
+                Assert.Equal(expectedLabels[i], actualLabels[i]);
+
+        if (perFeature is not null)
+        {
+            var e = TestData.ReadVectors(expected, perFeature);
+            var a = TestData.ReadVectors(actual, perFeature);
+            for (int i = 0; i < e.Length; i++)
+                for (int j = 0; j < e[i].Length; j++)
+                    Assert.True(Math.Abs(e[i][j] - a[i][j]) <= 1e-4 * Math.Max(1, Math.Abs(e[i][j])), $"row {i} feature {j}: {a[i][j]} vs {e[i][j]}");
+        }
+    }
+
+    private static bool[] ReadBooleans(IDataView data, string column)
+    {
+        var values = new List<bool>();
+        using var cursor = data.GetRowCursor(new[] { data.Schema[column] });
+        var getter = cursor.GetGetter<bool>(data.Schema[column]);
+        bool value = false;
+        while (cursor.MoveNext())
+        {
+            getter(ref value);
+            values.Add(value);
+        }
+        return values.ToArray();
+    }
+
+    [Theory]
+    [InlineData(VaeAnomalyScoreKind.NegativeElbo, "FeatureErrors")]
+    [InlineData(VaeAnomalyScoreKind.MonteCarloReconstructionError, null)]
+    [InlineData(VaeAnomalyScoreKind.ReconstructionError, "FeatureErrors")]
+    public void ASavedDetectorLoadsInAFreshContextAndScoresTheSame(VaeAnomalyScoreKind kind, string? perFeature)
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.Cache(TestData.LoadLabelledCsv(ml, TestData.NewsEmbeddingsCsv));
+        using var detector = ml.AnomalyDetection.Trainers.VariationalAutoencoder(Small(kind, perFeature)).Fit(data);
+        string path = Path.Combine(folder, $"{kind}.zip");
+        ml.Model.Save(detector, data.Schema, path);
+
+        var fresh = new MLContext(seed: 9);
+        fresh.RegisterVaeComponents();
+        var loaded = fresh.Model.Load(path, out var inputSchema);
+        var scored = loaded.Transform(data);
+
+        Assert.Equal(data.Schema.Count, inputSchema.Count);
+        Assert.Equal(NumberDataViewType.Single, scored.Schema["Score"].Type);
+        Assert.Equal(BooleanDataViewType.Instance, scored.Schema["PredictedLabel"].Type);
+        Assert.DoesNotContain(scored.Schema, c => !c.IsHidden && c.Name.StartsWith("MLNetVae.", StringComparison.Ordinal));
+        Assert.Equal(perFeature is not null, scored.Schema.GetColumnOrNull("FeatureErrors") is { IsHidden: false });
+        AssertSameDecisions(detector.Transform(data), scored, detector.Threshold, perFeature);
+    }
+
+    [Fact]
+    public void APipelineWithTheDetectorSavesAndLoads()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.Cache(TestData.LoadLabelledCsv(ml, TestData.NewsEmbeddingsCsv));
+        var pipeline = ml.Transforms.NormalizeMeanVariance("Features")
+            .Append(ml.AnomalyDetection.Trainers.VariationalAutoencoder(Small(VaeAnomalyScoreKind.NegativeElbo, null)));
+        var model = pipeline.Fit(data);
+        string path = Path.Combine(folder, "pipeline.zip");
+        ml.Model.SaveSafely(model, data.Schema, path);
+
+        var fresh = new MLContext(seed: 9);
+        fresh.RegisterVaeComponents();
+        var loaded = fresh.Model.Load(path, out _);
+        AssertSameDecisions(model.Transform(data), loaded.Transform(data), model.LastTransformer.Threshold, null);
+        // The evaluator reads the loaded model's output as it reads the detector's.
+        var metrics = fresh.AnomalyDetection.Evaluate(loaded.Transform(data));
+        Assert.InRange(metrics.AreaUnderRocCurve, 0.5, 1.0);
+        model.LastTransformer.Dispose();
+    }
+}
