@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace MLNetVae;
 
 /// <summary>How <see cref="VaeAnomalyTransformer"/> turns a row into an anomaly score (higher = more anomalous).</summary>
@@ -178,9 +180,11 @@ public sealed class VaeAnomalyOptions
     public int? NumberOfThreads { get; set; }
 
     /// <summary>Receives a report after every training epoch. Reports are also written to <c>MLContext.Log</c>.</summary>
+    [JsonIgnore]
     public IProgress<VaeEpochReport>? Progress { get; set; }
 
     /// <summary>Cancels training between batches; <c>Fit</c> then throws <see cref="OperationCanceledException"/>.</summary>
+    [JsonIgnore]
     public CancellationToken CancellationToken { get; set; }
 
     /// <summary>How a row is scored; see <see cref="VaeAnomalyScoreKind"/>. Default <see cref="VaeAnomalyScoreKind.NegativeElbo"/>.</summary>

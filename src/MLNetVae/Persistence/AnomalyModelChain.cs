@@ -1,6 +1,7 @@
 using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.Transforms;
 using MLNetVae.Onnx;
 
 namespace MLNetVae.Persistence;
@@ -21,7 +22,7 @@ internal static class AnomalyModelChain
         var vae = detector.Vae;
         var names = new AnomalyRowGraphNames(options.FeatureColumnName, MLNetModelChain.ErrorVectorColumn, options.PerFeatureErrorColumnName);
         var score = new AnomalyRowGraphExporter.Score(detector.ScoreKind, options.MonteCarloSamples, detector.NoiseTable, vae.Options.Beta);
-        var graph = AnomalyRowGraphExporter.Export(vae.Weights, names, score, VaeModelFormat.Metadata(vae.Options, vae.TrainingReport));
+        var graph = AnomalyRowGraphExporter.Export(vae.Weights, names, score, AnomalyModelFormat.Metadata(detector));
 
         var ml = new MLContext();
         var outputs = new List<string> { names.ScoreVector };
@@ -39,6 +40,13 @@ internal static class AnomalyModelChain
         var fitted = estimator.Fit(MLNetModelChain.EmptyInput(ml, names.Input, vae.InputDim));
         return new TransformerChain<ITransformer>(fitted.ToArray());
     }
+
+    /// <summary>Whether <paramref name="transformer"/> is a chain this class built (after a save/load round trip).</summary>
+    public static bool IsAnomalyChain(ITransformer transformer) =>
+        transformer is TransformerChain<ITransformer> chain
+        && chain.Count() == 5
+        && chain.ElementAt(1) is CustomMappingTransformer<ErrorVectorToScalarFactory.ErrorVector, ErrorVectorToScalarFactory.ErrorScalar>
+        && chain.ElementAt(3).GetType().Name == "ExpressionTransformer";
 
     /// <summary>The threshold as an expression literal that parses back to the same float.</summary>
     internal static string Literal(float value)

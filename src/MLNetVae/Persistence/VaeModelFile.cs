@@ -11,18 +11,26 @@ namespace MLNetVae.Persistence;
 /// </summary>
 internal static class VaeModelFile
 {
-    public static IReadOnlyList<VaeModelFormat.Restored> ReadVaes(string path)
+    public static IReadOnlyList<VaeModelFormat.Restored> ReadVaes(string path) => Read<VaeModelFormat.Restored>(path, VaeModelFormat.TryRestore);
+
+    /// <summary>The anomaly detectors saved in <paramref name="path"/>, in pipeline order.</summary>
+    public static IReadOnlyList<AnomalyModelFormat.Restored> ReadAnomalyDetectors(string path) =>
+        Read<AnomalyModelFormat.Restored>(path, AnomalyModelFormat.TryRestore);
+
+    private delegate bool TryRestore<T>(ModelProto model, out T? restored);
+
+    private static IReadOnlyList<T> Read<T>(string path, TryRestore<T> tryRestore) where T : class
     {
         if (!File.Exists(path))
             throw new VaeModelFileException(path, "the file does not exist.", new FileNotFoundException(null, path));
         try
         {
             using var zip = ZipFile.OpenRead(path);
-            var found = new List<VaeModelFormat.Restored>();
+            var found = new List<T>();
             foreach (var entry in zip.Entries.Where(e => e.Name == "OnnxModel").OrderBy(e => e.FullName, StringComparer.Ordinal))
             {
                 var model = ParseOnnx(entry);
-                if (model is not null && VaeModelFormat.TryRestore(model, out var restored))
+                if (model is not null && tryRestore(model, out var restored))
                     found.Add(restored!);
             }
             return found;

@@ -43,6 +43,13 @@ internal static class VaeModelFormat
             || !props.TryGetValue(VaeOnnxNames.MetadataKeys.Part, out var part) || part != VaeRowGraphExporter.Part)
             return false;
 
+        restored = RestoreVae(model, props);
+        return true;
+    }
+
+    /// <summary>The VAE of an MLNetVae graph (the VAE's row graph or the anomaly detector's): format check, weights, options, report.</summary>
+    internal static Restored RestoreVae(ModelProto model, Dictionary<string, string> props)
+    {
         if (!props.TryGetValue(FormatVersionKey, out var versionText) || !int.TryParse(versionText, out int version) || version < 1)
             throw new InvalidDataException($"its VAE has an unknown format version '{versionText}'.");
         if (version > CurrentVersion)
@@ -52,14 +59,13 @@ internal static class VaeModelFormat
         var options = JsonSerializer.Deserialize<VaeOptions>(Require(props, OptionsKey), Json)
             ?? throw new InvalidDataException("its VAE options are empty.");
         var report = JsonSerializer.Deserialize<VaeTrainingReport?>(Require(props, TrainingReportKey), Json);
-        restored = new Restored(ReadWeights(model.Graph), options, report);
-        return true;
+        return new Restored(ReadWeights(model.Graph), options, report);
     }
 
-    private static string Require(Dictionary<string, string> props, string key) =>
+    internal static string Require(Dictionary<string, string> props, string key) =>
         props.TryGetValue(key, out var value) ? value : throw new InvalidDataException($"its VAE lacks the '{key}' metadata.");
 
-    private static VaeWeights ReadWeights(GraphProto graph)
+    internal static VaeWeights ReadWeights(GraphProto graph)
     {
         var initializers = graph.Initializer.ToDictionary(t => t.Name, StringComparer.Ordinal);
         LinearLayerWeights Layer(string name)

@@ -44,7 +44,8 @@ public static class VaeModelOperations
 
     /// <summary>
     /// Loads a saved pipeline like <c>mlContext.Model.Load</c>, with every VAE in it replaced by the fast
-    /// <see cref="VaeTransformer"/>. Outputs equal those of the model that was saved, bit for bit.
+    /// <see cref="VaeTransformer"/> and every anomaly detector by the <see cref="VaeAnomalyTransformer"/> that was saved
+    /// (threshold, scores for <c>WithContamination</c>, options). Outputs equal those of the model that was saved, bit for bit.
     /// </summary>
     /// <exception cref="VaeModelFileException">The file is missing, corrupted, not a model, or of a newer format.</exception>
     public static ITransformer LoadWithFastVae(this ModelOperationsCatalog catalog, string path, out DataViewSchema inputSchema)
@@ -52,6 +53,9 @@ public static class VaeModelOperations
         ArgumentNullException.ThrowIfNull(catalog);
         var vaes = new Queue<VaeTransformer>(catalog.LoadVaeTransformers(path));
         var environment = HostEnvironmentAccess.FromCatalog(catalog);
+        var detectors = new Queue<VaeAnomalyTransformer>(VaeModelFile.ReadAnomalyDetectors(path).Select(r => new VaeAnomalyTransformer(
+            environment, r.Options, new VaeTransformer(environment, r.Vae.Options, r.Vae.Weights, r.Vae.TrainingReport),
+            r.TrainingScores, r.CalibrationScores, r.ScoringSeed, r.Threshold, r.Source, r.Contamination, r.FalsePositiveRate)));
         RegisterWith(environment.ComponentCatalog);
         ITransformer loaded;
         try
@@ -67,11 +71,11 @@ public static class VaeModelOperations
                 $"ML.NET could not load it ({detail}). If it held a VAE, its ONNX graph may have been replaced or damaged.", e);
         }
 
-        int expected = vaes.Count;
+        int expected = vaes.Count, expectedDetectors = detectors.Count;
         ITransformer result;
         try
         {
-            result = Replace(loaded, vaes, path);
+            result = Replace(loaded, vaes, detectors, path);
         }
         catch
         {
@@ -80,6 +84,8 @@ public static class VaeModelOperations
         }
         if (vaes.Count != 0)
             throw new VaeModelFileException(path, $"it holds {expected} VAE graphs but only {expected - vaes.Count} VAE stages in its pipeline.");
+        if (detectors.Count != 0)
+            throw new VaeModelFileException(path, $"it holds {expectedDetectors} anomaly-detector graphs but only {expectedDetectors - detectors.Count} detector stages in its pipeline.");
         return result;
     }
 
@@ -112,8 +118,17 @@ public static class VaeModelOperations
     private static void RegisterWith(ComponentCatalog componentCatalog) =>
         componentCatalog.RegisterAssembly(typeof(VaeTransformer).Assembly);
 
-    private static ITransformer Replace(ITransformer transformer, Queue<VaeTransformer> vaes, string path)
+    private static ITransformer Replace(ITransformer transformer, Queue<VaeTransformer> vaes, Queue<VaeAnomalyTransformer> detectors, string path)
     {
+        if (AnomalyModelChain.IsAnomalyChain(transformer))
+        {
+            if (detectors.Count == 0)
+                throw new VaeModelFileException(path,
+                    "its pipeline has an anomaly-detector stage whose ONNX graph was not written by MLNetVae (the graph was replaced or its metadata removed), " +
+                    "so it may not be the model that was saved. Save the pipeline again from the trained model.");
+            (transformer as IDisposable)?.Dispose();
+            return detectors.Dequeue();
+        }
         if (MLNetModelChain.IsVaeChain(transformer))
         {
             // A VAE stage whose graph we did not recognise: its ONNX entry was swapped for another model. ML.NET would
@@ -126,7 +141,7 @@ public static class VaeModelOperations
             return vaes.Dequeue();
         }
         if (transformer is TransformerChain<ITransformer> chain)
-            return new TransformerChain<ITransformer>(chain.Select(t => Replace(t, vaes, path)).ToArray());
+            return new TransformerChain<ITransformer>(chain.Select(t => Replace(t, vaes, detectors, path)).ToArray());
         return transformer;
     }
 }

@@ -106,4 +106,58 @@ public sealed class AnomalyPersistenceTests : IDisposable
         Assert.InRange(metrics.AreaUnderRocCurve, 0.5, 1.0);
         model.LastTransformer.Dispose();
     }
+
+    [Fact]
+    public void LoadWithFastVaeReturnsTheDetectorThatWasSaved_BitForBit()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.Cache(TestData.LoadLabelledCsv(ml, TestData.NewsEmbeddingsCsv));
+        var options = Small(VaeAnomalyScoreKind.NegativeElbo, "FeatureErrors");
+        options.CalibrationFraction = 0.2;
+        using var detector = ml.AnomalyDetection.Trainers.VariationalAutoencoder(options).Fit(data);
+        var tuned = detector.WithContamination(0.1);
+        string path = Path.Combine(folder, "fast.zip");
+        ml.Model.Save(tuned, data.Schema, path);
+
+        var fresh = new MLContext(seed: 9);
+        using var loaded = Assert.IsType<VaeAnomalyTransformer>(fresh.Model.LoadWithFastVae(path, out _));
+
+        Assert.Equal(tuned.Threshold, loaded.Threshold);
+        Assert.Equal(VaeAnomalyThresholdSource.Contamination, loaded.ThresholdSource);
+        Assert.Equal(0.1, loaded.Contamination);
+        Assert.Equal(tuned.ScoringSeed, loaded.ScoringSeed);
+        Assert.Equal(tuned.TrainingScores, loaded.TrainingScores);
+        Assert.Equal(tuned.CalibrationScores, loaded.CalibrationScores);
+        Assert.Equal(VaeAnomalyScoreKind.NegativeElbo, loaded.Options.ScoreKind);
+        Assert.Equal(0.2, loaded.Options.CalibrationFraction);
+        Assert.Equal("FeatureErrors", loaded.Options.PerFeatureErrorColumnName);
+        Assert.Equal(tuned.Vae.TrainingReport!.Epochs.Count, loaded.Vae.TrainingReport!.Epochs.Count);
+
+        // The same computation on the same weights and noise table: identical scores, labels and per-feature errors.
+        var before = tuned.Transform(data);
+        var after = loaded.Transform(data);
+        Assert.Equal(TestData.ReadScalars(before, "Score"), TestData.ReadScalars(after, "Score"));
+        Assert.Equal(ReadBooleans(before, "PredictedLabel"), ReadBooleans(after, "PredictedLabel"));
+        Assert.Equal(TestData.ReadVectors(before, "FeatureErrors"), TestData.ReadVectors(after, "FeatureErrors"));
+        // And the threshold can still be moved from the restored calibration scores.
+        Assert.Equal(detector.Threshold, loaded.WithContamination(0.05).Threshold);
+    }
+
+    [Fact]
+    public void LoadWithFastVaeReplacesTheDetectorInsideAPipeline()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.Cache(TestData.LoadLabelledCsv(ml, TestData.NewsEmbeddingsCsv));
+        var model = ml.Transforms.NormalizeMeanVariance("Features")
+            .Append(ml.AnomalyDetection.Trainers.VariationalAutoencoder(Small(VaeAnomalyScoreKind.MonteCarloReconstructionError, null)))
+            .Fit(data);
+        string path = Path.Combine(folder, "fast-pipeline.zip");
+        ml.Model.SaveSafely(model, data.Schema, path);
+
+        var loaded = Assert.IsType<TransformerChain<ITransformer>>(new MLContext(seed: 9).Model.LoadWithFastVae(path, out _));
+        Assert.IsType<VaeAnomalyTransformer>(loaded.Last());
+        Assert.Equal(TestData.ReadScalars(model.Transform(data), "Score"), TestData.ReadScalars(loaded.Transform(data), "Score"));
+        model.LastTransformer.Dispose();
+        ((IDisposable)loaded.Last()).Dispose();
+    }
 }
