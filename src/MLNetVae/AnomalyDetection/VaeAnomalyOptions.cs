@@ -13,8 +13,9 @@ public enum VaeAnomalyScoreKind
 
     /// <summary>
     /// Mean over <see cref="VaeAnomalyOptions.MonteCarloSamples"/> draws z ~ q(z|x) = N(mu, σ²) of the mean squared
-    /// error of decoder(z), in the original scale. The noise is seeded per row from the model's seed and the row's
-    /// values, so a row always gets the same score, whatever the block size, cursor parallelism or row order.
+    /// error of decoder(z), in the original scale. The draws come from one noise table per detector, fixed by its seed
+    /// and shared by every row, so a row always gets the same score, whatever the block size, cursor parallelism or row
+    /// order, and rows are compared under the same draws.
     /// </summary>
     MonteCarloReconstructionError = 1,
 

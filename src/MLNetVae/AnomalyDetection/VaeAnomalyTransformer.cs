@@ -72,7 +72,7 @@ public sealed class VaeAnomalyTransformer : ITransformer, IDisposable
     /// <summary>The score this detector computes.</summary>
     public VaeAnomalyScoreKind ScoreKind => scoring.Kind;
 
-    /// <summary>Seed of the per-row noise of the sampling scores (the training seed).</summary>
+    /// <summary>Seed of the sampling scores' noise table (the training seed).</summary>
     public int ScoringSeed => scoring.Seed;
 
     /// <summary>The scores of the rows the detector was trained on, sorted ascending.</summary>
