@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetVae.Tests.TestSupport;
+using static MLNetVae.Tests.AnomalyDetection.AnomalyTestData;
 
 namespace MLNetVae.Tests.AnomalyDetection;
 
@@ -45,20 +46,6 @@ public sealed class AnomalyPersistenceTests : IDisposable
                 for (int j = 0; j < e[i].Length; j++)
                     Assert.True(Math.Abs(e[i][j] - a[i][j]) <= 1e-4 * Math.Max(1, Math.Abs(e[i][j])), $"row {i} feature {j}: {a[i][j]} vs {e[i][j]}");
         }
-    }
-
-    private static bool[] ReadBooleans(IDataView data, string column)
-    {
-        var values = new List<bool>();
-        using var cursor = data.GetRowCursor(new[] { data.Schema[column] });
-        var getter = cursor.GetGetter<bool>(data.Schema[column]);
-        bool value = false;
-        while (cursor.MoveNext())
-        {
-            getter(ref value);
-            values.Add(value);
-        }
-        return values.ToArray();
     }
 
     [Theory]
