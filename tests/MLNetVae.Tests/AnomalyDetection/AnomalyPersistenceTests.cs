@@ -49,15 +49,19 @@ public sealed class AnomalyPersistenceTests : IDisposable
     }
 
     [Theory]
-    [InlineData(VaeAnomalyScoreKind.NegativeElbo, "FeatureErrors")]
-    [InlineData(VaeAnomalyScoreKind.MonteCarloReconstructionError, null)]
-    [InlineData(VaeAnomalyScoreKind.ReconstructionError, "FeatureErrors")]
-    public void ASavedDetectorLoadsInAFreshContextAndScoresTheSame(VaeAnomalyScoreKind kind, string? perFeature)
+    [InlineData(VaeAnomalyScoreKind.NegativeElbo, "FeatureErrors", true)]
+    [InlineData(VaeAnomalyScoreKind.NegativeElbo, null, false)] // no standardization: the ELBO's error is in the input's scale
+    [InlineData(VaeAnomalyScoreKind.MonteCarloReconstructionError, "FeatureErrors", true)]
+    [InlineData(VaeAnomalyScoreKind.MonteCarloReconstructionError, null, true)]
+    [InlineData(VaeAnomalyScoreKind.ReconstructionError, "FeatureErrors", true)]
+    public void ASavedDetectorLoadsInAFreshContextAndScoresTheSame(VaeAnomalyScoreKind kind, string? perFeature, bool standardize)
     {
         var ml = new MLContext(seed: 1);
         var data = ml.Data.Cache(TestData.LoadLabelledCsv(ml, TestData.NewsEmbeddingsCsv));
-        using var detector = ml.AnomalyDetection.Trainers.VariationalAutoencoder(Small(kind, perFeature)).Fit(data);
-        string path = Path.Combine(folder, $"{kind}.zip");
+        var options = Small(kind, perFeature);
+        options.Standardize = standardize;
+        using var detector = ml.AnomalyDetection.Trainers.VariationalAutoencoder(options).Fit(data);
+        string path = Path.Combine(folder, $"{kind}-{perFeature}-{standardize}.zip");
         ml.Model.Save(detector, data.Schema, path);
 
         var fresh = new MLContext(seed: 9);
