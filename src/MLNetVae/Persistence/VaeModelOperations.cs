@@ -7,10 +7,11 @@ using MLNetVae.Persistence;
 namespace Microsoft.ML;
 
 /// <summary>
-/// Saving and loading models that contain a VAE. <c>mlContext.Model.Save</c> already works for any pipeline with a
-/// <see cref="VaeTransformer"/> in it; <c>mlContext.Model.Load</c> then returns ML.NET's own equivalent
-/// (row-at-a-time ONNX scoring). These methods get the fast, batched <see cref="VaeTransformer"/> back, with its
-/// options and training report, and save without ever leaving a half-written file.
+/// Saving and loading models that contain a VAE or a VAE anomaly detector. <c>mlContext.Model.Save</c> already works
+/// for any pipeline with a <see cref="VaeTransformer"/> or <see cref="VaeAnomalyTransformer"/> in it;
+/// <c>mlContext.Model.Load</c> then returns ML.NET's own equivalent (row-at-a-time ONNX scoring). These methods get the
+/// fast, batched transformers back, with their options and training report, and save without ever leaving a
+/// half-written file.
 /// </summary>
 public static class VaeModelOperations
 {
@@ -25,6 +26,9 @@ public static class VaeModelOperations
         if (all.Count != 1)
         {
             foreach (var vae in all) vae.Dispose();
+            if (all.Count == 0 && VaeModelFile.ReadAnomalyDetectors(path).Count > 0)
+                throw new VaeModelFileException(path,
+                    "it holds a VAE anomaly detector, not a VAE stage. Load it with mlContext.Model.LoadWithFastVae; the detector's Vae property is its VAE.");
             throw new VaeModelFileException(path, all.Count == 0
                 ? "it holds 0 VAEs: no ONNX graph in it was written by MLNetVae (it was saved without a VAE, or the VAE's graph was replaced by another model). Load a pipeline without a VAE with mlContext.Model.Load."
                 : $"it holds {all.Count} VAEs; use LoadVaeTransformers to get all of them.");

@@ -132,6 +132,10 @@ public sealed class AnomalyPersistenceTests : IDisposable
         Assert.Equal(TestData.ReadVectors(before, "FeatureErrors"), TestData.ReadVectors(after, "FeatureErrors"));
         // And the threshold can still be moved from the restored calibration scores.
         Assert.Equal(detector.Threshold, loaded.WithContamination(0.05).Threshold);
+        // The VAE-only loader says where the detector's VAE is instead of "no MLNetVae graph".
+        var error = Assert.Throws<VaeModelFileException>(() => fresh.Model.LoadVaeTransformer(path));
+        Assert.Contains("anomaly detector", error.Message);
+        Assert.Contains("LoadWithFastVae", error.Message);
     }
 
     [Fact]
