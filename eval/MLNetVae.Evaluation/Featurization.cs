@@ -84,7 +84,7 @@ public static class Featurization
         }
         var trainX = train.Select(i => (float[])x[i].Clone()).ToArray();
         var testX = test.Select(i => (float[])x[i].Clone()).ToArray();
-        Standardize(trainX, testX);
+        Protocol.Standardize(trainX, testX);
 
         var ml = new MLContext(seed: seed);
         var trainView = ToDataView(ml, trainX, train.Select(i => y[i]).ToArray());
@@ -106,20 +106,6 @@ public static class Featurization
             .Append(Classifier("Pca")).Fit(trainView);
         var rawModel = Classifier("Features").Fit(trainView);
         return new Accuracies(Accuracy(vaeModel), Accuracy(pcaModel), Accuracy(rawModel), active);
-    }
-
-    private static void Standardize(float[][] train, float[][] test)
-    {
-        int d = train[0].Length;
-        for (int j = 0; j < d; j++)
-        {
-            double mean = train.Average(r => (double)r[j]);
-            double sd = Math.Sqrt(train.Average(r => (r[j] - mean) * (r[j] - mean)));
-            if (!(sd > 1e-12))
-                sd = 1;
-            foreach (var row in train.Concat(test))
-                row[j] = (float)((row[j] - mean) / sd);
-        }
     }
 
     private static IDataView ToDataView(MLContext ml, float[][] x, int[] y)

@@ -383,7 +383,7 @@ public sealed class Protocol
     }
 
     /// <summary>Standardizes both splits in place with the training split's mean and population standard deviation.</summary>
-    private static void Standardize(float[][] train, float[][] test)
+    internal static void Standardize(float[][] train, float[][] test)
     {
         int d = train[0].Length;
         for (int j = 0; j < d; j++)

@@ -136,7 +136,8 @@ internal static class DataFile
         return labels.ToArray();
     }
 
-    private static int CountRows(IDataView data, CancellationToken cancellationToken)
+    /// <summary>Rows of <paramref name="data"/>, counted by a cursor that reads no column.</summary>
+    internal static int CountRows(IDataView data, CancellationToken cancellationToken)
     {
         int rows = 0;
         using var cursor = data.GetRowCursor(Array.Empty<DataViewSchema.Column>());

@@ -33,7 +33,7 @@ internal sealed record CalibrationSplit(IDataView Training, IDataView Calibratio
             return new CalibrationSplit(featurized, featurized, data.RowCount, 0, data.Labels);
 
         var split = ml.Data.TrainTestSplit(featurized, testFraction: fraction, seed: seed);
-        int held = Count(split.TestSet, cancellationToken), kept = Count(split.TrainSet, cancellationToken);
+        int held = DataFile.CountRows(split.TestSet, cancellationToken), kept = DataFile.CountRows(split.TrainSet, cancellationToken);
         if (held < MinimumCalibrationRows || kept < MinimumCalibrationRows)
             throw new CliException(
                 $"--calibration-fraction {fraction.ToString(System.Globalization.CultureInfo.InvariantCulture)} of {held + kept} rows leaves {held} rows to set the threshold on " +
@@ -43,17 +43,5 @@ internal sealed record CalibrationSplit(IDataView Training, IDataView Calibratio
             ? DataFile.ReadLabels(split.TestSet, split.TestSet.Schema[label], data.Path, cancellationToken)
             : null;
         return new CalibrationSplit(split.TrainSet, split.TestSet, kept, held, labels);
-    }
-
-    private static int Count(IDataView view, CancellationToken cancellationToken)
-    {
-        int count = 0;
-        using var cursor = view.GetRowCursor(Array.Empty<DataViewSchema.Column>());
-        while (cursor.MoveNext())
-        {
-            if ((++count & 0xfff) == 0)
-                cancellationToken.ThrowIfCancellationRequested();
-        }
-        return count;
     }
 }

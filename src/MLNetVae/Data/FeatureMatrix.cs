@@ -46,17 +46,6 @@ internal sealed class FeatureMatrix
         return chunk.AsSpan(row % rowsPerChunk * Columns, Columns);
     }
 
-    /// <summary>A matrix over given row-major values (tests and small inputs).</summary>
-    public static FeatureMatrix FromArray(float[] values, int rows, int columns)
-    {
-        if (values.Length < (long)rows * columns)
-            throw new ArgumentException("The value buffer is smaller than rows x columns.", nameof(values));
-        var builder = new Builder(columns, rows, ChunkValues);
-        for (int r = 0; r < rows; r++)
-            values.AsSpan(r * columns, columns).CopyTo(builder.NextRow());
-        return builder.Build(Array.Empty<long>());
-    }
-
     /// <summary>
     /// Reads <paramref name="columnName"/> of every row. Sparse vectors are densified. Throws a clear
     /// <see cref="ArgumentException"/> for a missing or ill-typed column, no rows, or a NaN/∞ value

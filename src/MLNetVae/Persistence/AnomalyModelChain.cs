@@ -46,6 +46,7 @@ internal static class AnomalyModelChain
         transformer is TransformerChain<ITransformer> chain
         && chain.Count() == 5
         && chain.ElementAt(1) is CustomMappingTransformer<ErrorVectorToScalarFactory.ErrorVector, ErrorVectorToScalarFactory.ErrorScalar>
+        // ML.NET's ExpressionTransformer is internal: the type can only be recognised by name.
         && chain.ElementAt(3).GetType().Name == "ExpressionTransformer";
 
     /// <summary>The threshold as an expression literal that parses back to the same float.</summary>

@@ -50,9 +50,7 @@ internal static class AnomalyModelFormat
     public static bool TryRestore(ModelProto model, out Restored? restored)
     {
         restored = null;
-        var props = model.MetadataProps.ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
-        if (model.ProducerName != VaeOnnxNames.ProducerName
-            || !props.TryGetValue(VaeOnnxNames.MetadataKeys.Part, out var part) || part != AnomalyRowGraphExporter.Part)
+        if (VaeModelFormat.MetadataOfPart(model, AnomalyRowGraphExporter.Part) is not { } props)
             return false;
 
         var vae = VaeModelFormat.RestoreVae(model, props);

@@ -38,13 +38,20 @@ internal static class VaeModelFormat
     public static bool TryRestore(ModelProto model, out Restored? restored)
     {
         restored = null;
-        var props = model.MetadataProps.ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
-        if (model.ProducerName != VaeOnnxNames.ProducerName
-            || !props.TryGetValue(VaeOnnxNames.MetadataKeys.Part, out var part) || part != VaeRowGraphExporter.Part)
+        if (MetadataOfPart(model, VaeRowGraphExporter.Part) is not { } props)
             return false;
-
         restored = RestoreVae(model, props);
         return true;
+    }
+
+    /// <summary>The metadata of <paramref name="model"/> when MLNetVae wrote it as the graph <paramref name="part"/>; otherwise null.</summary>
+    internal static Dictionary<string, string>? MetadataOfPart(ModelProto model, string part)
+    {
+        var props = model.MetadataProps.ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
+        return model.ProducerName == VaeOnnxNames.ProducerName
+            && props.TryGetValue(VaeOnnxNames.MetadataKeys.Part, out var written) && written == part
+            ? props
+            : null;
     }
 
     /// <summary>The VAE of an MLNetVae graph (the VAE's row graph or the anomaly detector's): format check, weights, options, report.</summary>

@@ -88,6 +88,8 @@ internal sealed class VaeTrainer
 
         // One copy of the data (the matrix) plus a batch buffer; see RowBatchLoader for why not a tensor of all rows.
         using var batches = new RowBatchLoader(Math.Min(options.BatchSize, trainRows.Length), d, device);
+        // One buffer for every evaluation pass (validation each epoch, the latent diagnostics at the end).
+        using var evaluationBlocks = new RowBatchLoader(Math.Min(EvaluationBlockRows, Math.Max(trainRows.Length, validationRows.Length)), d, device);
         bool validating = validationRows.Length > 0;
         // Adam and the loss constants hold their TorchSharp Scalars for the whole run (see TrainingScalars for why).
         using var optimizer = new VaeAdam(network.parameters(), options.LearningRate);
@@ -149,7 +151,7 @@ internal sealed class VaeTrainer
                     klSum += kl.item<float>();
                 }
 
-                double? validationLoss = validating ? ValidationLoss(network, data, validationRows, scalars) : null;
+                double? validationLoss = validating ? ValidationLoss(network, evaluationBlocks, data, validationRows, scalars) : null;
                 if (validationLoss is { } v && !double.IsFinite(v))
                     throw Diverged(epoch, batchIndex, v);
 
@@ -211,7 +213,7 @@ internal sealed class VaeTrainer
             throw Diverged(bestEpoch, 0, double.NaN);
         if (best is not null)
             network.Load(best);
-        var latent = LatentStatistics(network, data, EvenlySpaced(trainRows, LatentStatisticsMaxRows), device);
+        var latent = LatentStatistics(network, evaluationBlocks, data, EvenlySpaced(trainRows, LatentStatisticsMaxRows));
         NativeMemory.ReturnFreedMemoryToSystem();
         var reportAll = new VaeTrainingReport(reports, bestEpoch, n, validationRows.Length, stopReason,
             device.ToString(), get_num_threads(), seed, latent);
@@ -226,7 +228,7 @@ internal sealed class VaeTrainer
     /// Posterior-collapse diagnostics of the network on the training rows (as <c>latent_stats</c> of the reference):
     /// the population variance over rows of each latent mean, and each dimension's KL to N(0, 1) averaged over rows.
     /// </summary>
-    private static VaeTrainingReport.LatentDiagnostics LatentStatistics(VaeNetwork network, FeatureMatrix data, int[] trainRows, Device device)
+    private static VaeTrainingReport.LatentDiagnostics LatentStatistics(VaeNetwork network, RowBatchLoader blocks, FeatureMatrix data, int[] trainRows)
     {
         using var _ = no_grad();
         network.eval();
@@ -235,7 +237,6 @@ internal sealed class VaeTrainer
         var sum = new double[latent];
         var sumSquares = new double[latent];
         var kl = new double[latent];
-        using var blocks = new RowBatchLoader(Math.Min(EvaluationBlockRows, rows), data.Columns, device);
         long overRows = 0; // a variable, not the literal 0, which C# would convert to TorchSharp's ScalarType in sum(...)
         for (int start = 0; start < rows; start += EvaluationBlockRows)
         {
@@ -268,13 +269,12 @@ internal sealed class VaeTrainer
         return new VaeTrainingReport.LatentDiagnostics(variance, kl);
     }
 
-    private double ValidationLoss(VaeNetwork network, FeatureMatrix data, int[] validationRows, TrainingScalars scalars)
+    private static double ValidationLoss(VaeNetwork network, RowBatchLoader blocks, FeatureMatrix data, int[] validationRows, TrainingScalars scalars)
     {
         using var _ = no_grad();
         network.eval();
         double total = 0;
         int rows = validationRows.Length;
-        using var blocks = new RowBatchLoader(Math.Min(EvaluationBlockRows, rows), data.Columns, device);
         for (int start = 0; start < rows; start += EvaluationBlockRows)
         {
             using var scope = NewDisposeScope();

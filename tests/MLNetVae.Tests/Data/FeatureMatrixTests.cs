@@ -79,16 +79,6 @@ public class FeatureMatrixTests
             Assert.Equal(rows[kept[i]], matrix.Row(i).ToArray());
     }
 
-    [Fact]
-    public void FromArrayCopiesRowMajorValues()
-    {
-        var values = Enumerable.Range(0, 3 * Width).Select(i => (float)i).ToArray();
-        var matrix = FeatureMatrix.FromArray(values, 3, Width);
-        values[0] = -1; // a copy, not a view
-        Assert.Equal(Enumerable.Range(Width, Width).Select(i => (float)i), matrix.Row(1).ToArray());
-        Assert.Equal(0f, matrix.Row(0)[0]);
-    }
-
     /// <summary>Reports a given row count, whatever the inner view holds (some sources do).</summary>
     private sealed class RowCountOverride(IDataView inner, long? rows) : IDataView
     {
