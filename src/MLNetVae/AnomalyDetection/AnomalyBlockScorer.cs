@@ -8,8 +8,9 @@ namespace MLNetVae.AnomalyDetection;
 /// <param name="Seed">Seed of the noise table of the sampling scores.</param>
 /// <param name="Beta">Weight of the KL term in <see cref="VaeAnomalyScoreKind.NegativeElbo"/>.</param>
 /// <param name="Scale">Per-feature scale of the model's standardization (null: none), for the negative ELBO's squared error.</param>
+/// <param name="LogVarianceLimit">Upper clamp of logvar in the sampling scores and the KL term, as in training (see <see cref="ScoreOverflow"/>).</param>
 /// <param name="Threshold">A row is an anomaly when its score is above this.</param>
-internal sealed record AnomalyScoring(VaeAnomalyScoreKind Kind, int Samples, int Seed, double Beta, float[]? Scale, float Threshold)
+internal sealed record AnomalyScoring(VaeAnomalyScoreKind Kind, int Samples, int Seed, double Beta, float[]? Scale, float LogVarianceLimit, float Threshold)
 {
     /// <summary>
     /// The draws of the sampling scores, eps[s, k] ~ N(0, 1) for s &lt; <see cref="Samples"/>, k &lt; latent, row-major:
@@ -111,6 +112,7 @@ internal sealed class AnomalyBlockScorer
         var z = block.Z ??= new float[capacity * latent];
         var sampled = block.Sampled ??= new float[capacity * inputDim];
         var sums = block.Sums ??= new double[capacity];
+        float limit = Scoring.LogVarianceLimit;
         bool elbo = Scoring.Kind == VaeAnomalyScoreKind.NegativeElbo;
 
         sums.AsSpan(0, n).Clear();
@@ -123,7 +125,7 @@ internal sealed class AnomalyBlockScorer
                 var logVar = vae.LogVarRow(i);
                 var row = z.AsSpan(i * latent, latent);
                 for (int k = 0; k < latent; k++)
-                    row[k] = mu[k] + MathF.Exp(0.5f * logVar[k]) * eps[k];
+                    row[k] = mu[k] + MathF.Exp(0.5f * ScoreOverflow.ClampLogVariance(logVar[k], limit)) * eps[k];
             }
             Vae.Decode(z, sampled, n);
             for (int i = 0; i < n; i++)
@@ -139,8 +141,8 @@ internal sealed class AnomalyBlockScorer
         {
             double score = sums[i] / Scoring.Samples;
             if (elbo)
-                score += Scoring.Beta * KlDivergence(vae.MuRow(i), vae.LogVarRow(i));
-            block.Score[i] = (float)score;
+                score += Scoring.Beta * KlDivergence(vae.MuRow(i), vae.LogVarRow(i), limit);
+            block.Score[i] = ScoreOverflow.Finish((float)score, vae.InputRow(i));
         }
     }
 
@@ -158,12 +160,15 @@ internal sealed class AnomalyBlockScorer
         return sum;
     }
 
-    /// <summary>KL(N(mu, exp(logvar)) ‖ N(0, I)) of one row.</summary>
-    internal static double KlDivergence(ReadOnlySpan<float> mu, ReadOnlySpan<float> logVar)
+    /// <summary>KL(N(mu, exp(logvar)) ‖ N(0, I)) of one row, with logvar clamped at <paramref name="logVarianceLimit"/>.</summary>
+    internal static double KlDivergence(ReadOnlySpan<float> mu, ReadOnlySpan<float> logVar, float logVarianceLimit)
     {
         double sum = 0;
         for (int k = 0; k < mu.Length; k++)
-            sum += 1 + logVar[k] - (double)mu[k] * mu[k] - Math.Exp(logVar[k]);
+        {
+            double lv = ScoreOverflow.ClampLogVariance(logVar[k], logVarianceLimit);
+            sum += 1 + lv - (double)mu[k] * mu[k] - Math.Exp(lv);
+        }
         return -0.5 * sum;
     }
 }

@@ -51,7 +51,7 @@ public sealed class VaeAnomalyTransformer : ITransformer, IDisposable
         Contamination = contamination;
         TargetFalsePositiveRate = falsePositiveRate;
         scoring = new AnomalyScoring(options.ScoreKind, options.MonteCarloSamples, seed, vae.Options.Beta,
-            vae.Weights.Standardization?.Scale, threshold);
+            vae.Weights.Standardization?.Scale, (float)vae.Options.LogVarianceLimit, threshold);
     }
 
     /// <summary>The trained variational autoencoder (latent features, reconstructions, generation). Shared by every transformer derived from this one.</summary>

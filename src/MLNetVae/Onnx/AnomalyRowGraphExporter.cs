@@ -24,7 +24,8 @@ internal static class AnomalyRowGraphExporter
     /// <param name="Samples">Draws per row (sampling scores only).</param>
     /// <param name="NoiseTable">eps[s, k], row-major (sampling scores only).</param>
     /// <param name="Beta">Weight of the KL term (negative ELBO only).</param>
-    internal sealed record Score(VaeAnomalyScoreKind Kind, int Samples, float[] NoiseTable, double Beta);
+    /// <param name="LogVarianceLimit">Upper clamp of logvar in the draws and the KL term (as <c>ScoreOverflow</c>).</param>
+    internal sealed record Score(VaeAnomalyScoreKind Kind, int Samples, float[] NoiseTable, double Beta, float LogVarianceLimit);
 
     public static byte[] Export(VaeWeights weights, AnomalyRowGraphNames names, Score score, OnnxModelMetadata metadata) =>
         Build(weights, names, score, metadata).ToByteArray();
@@ -44,6 +45,7 @@ internal static class AnomalyRowGraphExporter
         string inputShape = g.AddInt64Initializer("anomaly.input_shape", [inputDim], 1);
         string x = g.AddNode("Reshape", "anomaly.as_matrix", [names.Input, rowShape], "anomaly.x"); // [1, in]
         VaeOnnxExporter.AddEncoder(g, weights, x, "anomaly.mu", "anomaly.logvar");                  // [1, latent] each
+        string logVar = ScoreOverflowNodes.ClampLogVariance(g, "anomaly", "anomaly.logvar", score.LogVarianceLimit);
 
         // One decoder pass for every latent code the outputs need: the draws (sampling scores), then mu (the
         // deterministic score and the per-feature errors). Row 0.. S−1 are the draws, the last row is mu.
@@ -53,7 +55,7 @@ internal static class AnomalyRowGraphExporter
         {
             string noise = g.AddFloatInitializer("anomaly.noise", score.NoiseTable, score.Samples, latentDim);
             string half = g.AddFloatInitializer("anomaly.half", [0.5f]);
-            string halfLogVar = g.AddNode("Mul", "anomaly.sigma.half", ["anomaly.logvar", half], "anomaly.half_logvar");
+            string halfLogVar = g.AddNode("Mul", "anomaly.sigma.half", [logVar, half], "anomaly.half_logvar");
             string sigma = g.AddNode("Exp", "anomaly.sigma.exp", [halfLogVar], "anomaly.sigma");
             string scaled = g.AddNode("Mul", "anomaly.draws.scale", [sigma, noise], "anomaly.scaled_noise"); // [S, latent]
             codes.Add(g.AddNode("Add", "anomaly.draws.shift", ["anomaly.mu", scaled], "anomaly.draws"));
@@ -110,20 +112,17 @@ internal static class AnomalyRowGraphExporter
             // β · KL = β · (−½) Σ_k (1 + lv − mu² − exp(lv)), one row.
             string one = g.AddFloatInitializer("anomaly.kl.one", [1f]);
             string minusHalfBeta = g.AddFloatInitializer("anomaly.kl.minus_half_beta", [(float)(-0.5 * score.Beta)]);
-            string a = g.AddNode("Add", "anomaly.kl.add_one", ["anomaly.logvar", one], "anomaly.kl.a");
+            string a = g.AddNode("Add", "anomaly.kl.add_one", [logVar, one], "anomaly.kl.a");
             string muSquared = g.AddNode("Mul", "anomaly.kl.mu_squared", ["anomaly.mu", "anomaly.mu"], "anomaly.kl.mu2");
             string b = g.AddNode("Sub", "anomaly.kl.sub_mu2", [a, muSquared], "anomaly.kl.b");
-            string variance = g.AddNode("Exp", "anomaly.kl.exp", ["anomaly.logvar"], "anomaly.kl.variance");
+            string variance = g.AddNode("Exp", "anomaly.kl.exp", [logVar], "anomaly.kl.variance");
             string c = g.AddNode("Sub", "anomaly.kl.sub_var", [b, variance], "anomaly.kl.c");
             string latentAxis = g.AddInt64Initializer("anomaly.kl.axis", [1], 1);
             string sum = g.AddNode("ReduceSum", "anomaly.kl.sum", [c, latentAxis], "anomaly.kl.sum", OnnxGraphBuilder.IntAttribute("keepdims", 0)); // [1]
             string kl = g.AddNode("Mul", "anomaly.kl.scale", [sum, minusHalfBeta], "anomaly.kl.weighted");
-            g.AddNode("Add", "anomaly.score", [perRow, kl], names.ScoreVector);
+            perRow = g.AddNode("Add", "anomaly.score", [perRow, kl], "anomaly.raw_score");
         }
-        else
-        {
-            g.AddNode("Identity", "anomaly.score", [perRow], names.ScoreVector);
-        }
+        ScoreOverflowNodes.Finish(g, "anomaly.overflow", x, perRow, names.ScoreVector);
         g.AddVectorOutput(names.ScoreVector, 1);
 
         if (names.PerFeatureError is { } perFeature)

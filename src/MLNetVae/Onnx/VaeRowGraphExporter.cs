@@ -39,8 +39,9 @@ internal static class VaeRowGraphExporter
 
         string difference = g.AddNode("Sub", "row.error.sub", [x, "row.reconstruction"], "row.error.difference");
         string squared = g.AddNode("Mul", "row.error.square", [difference, difference], "row.error.squared");
-        g.AddNode("ReduceMean", "row.error.mean", [squared], names.ErrorVector,
+        string error = g.AddNode("ReduceMean", "row.error.mean", [squared], "row.error.raw",
             OnnxGraphBuilder.IntsAttribute("axes", 1), OnnxGraphBuilder.IntAttribute("keepdims", 0));
+        ScoreOverflowNodes.Finish(g, "row.error.overflow", x, error, names.ErrorVector);
 
         g.AddNode("Reshape", "row.mu_vector", ["row.mu", latentShape], names.Mu);
         g.AddNode("Reshape", "row.logvar_vector", ["row.logvar", latentShape], names.LogVar);

@@ -21,7 +21,8 @@ internal static class AnomalyModelChain
         var options = detector.Options;
         var vae = detector.Vae;
         var names = new AnomalyRowGraphNames(options.FeatureColumnName, MLNetModelChain.ErrorVectorColumn, options.PerFeatureErrorColumnName);
-        var score = new AnomalyRowGraphExporter.Score(detector.ScoreKind, options.MonteCarloSamples, detector.NoiseTable, vae.Options.Beta);
+        var score = new AnomalyRowGraphExporter.Score(detector.ScoreKind, options.MonteCarloSamples, detector.NoiseTable, vae.Options.Beta,
+            (float)vae.Options.LogVarianceLimit);
         var graph = AnomalyRowGraphExporter.Export(vae.Weights, names, score, AnomalyModelFormat.Metadata(detector));
 
         var ml = new MLContext();

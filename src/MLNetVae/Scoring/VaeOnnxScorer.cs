@@ -130,7 +130,8 @@ internal sealed class VaeOnnxScorer : IDisposable
         if ((outputs & VaeOutputs.ReconstructionError) != 0)
         {
             for (int row = 0; row < n; row++)
-                block.Error[row] = MeanSquaredError(block.InputRow(row), block.ReconstructionRow(row), block.Difference);
+                block.Error[row] = ScoreOverflow.Finish(
+                    MeanSquaredError(block.InputRow(row), block.ReconstructionRow(row), block.Difference), block.InputRow(row));
         }
     }
 
