@@ -44,7 +44,8 @@ public sealed class VaeAnomalyEstimator : IEstimator<VaeAnomalyTransformer>
     /// <exception cref="ArgumentOutOfRangeException">The feature column is missing or is not a known-size vector of Single.</exception>
     /// <exception cref="ArgumentException">The data has no rows or holds NaN/∞ (the message names the row), or
     /// <see cref="VaeAnomalyOptions.CalibrationFraction"/> leaves too few rows on either side.</exception>
-    /// <exception cref="VaeTrainingDivergedException">The loss became non-finite.</exception>
+    /// <exception cref="VaeTrainingDivergedException">The loss became non-finite or ran away, or the trained model scores more than
+    /// <see cref="VaeAnomalyOptions.Contamination"/> of the calibration rows as +∞ (no finite threshold exists).</exception>
     /// <exception cref="OperationCanceledException"><see cref="VaeAnomalyOptions.CancellationToken"/> was cancelled.</exception>
     public VaeAnomalyTransformer Fit(IDataView input)
     {
@@ -55,15 +56,14 @@ public sealed class VaeAnomalyEstimator : IEstimator<VaeAnomalyTransformer>
 
         var column = InputColumn.Require(input.Schema, options.FeatureColumnName);
         int inputDim = ((VectorDataViewType)column.Type).Size;
-        long rows = input.GetRowCount() ?? CountRows(input);
         int seed = options.Seed ?? host.Rand.Next();
+        // Counted through a cursor, not taken from GetRowCount(): a source may report a count it does not deliver.
+        var (rows, calibrationRows) = CountRows(input, options.CalibrationFraction, seed, options.CancellationToken);
 
         // The rows that train the model and the rows the threshold quantile comes from (the same rows unless some are held out).
         IDataView training = input, calibration = input;
-        long calibrationRows = 0;
         if (options.CalibrationFraction > 0)
         {
-            calibrationRows = RowSubset.CountHeldOut(rows, options.CalibrationFraction, seed);
             if (calibrationRows < VaeAnomalyOptions.Defaults.MinimumCalibrationRows || rows - calibrationRows < VaeAnomalyOptions.Defaults.MinimumCalibrationRows)
                 throw new ArgumentException(
                     $"VaeAnomalyOptions.CalibrationFraction {options.CalibrationFraction} holds out {calibrationRows} of the {rows} rows in column " +
@@ -109,6 +109,7 @@ public sealed class VaeAnomalyEstimator : IEstimator<VaeAnomalyTransformer>
             else
             {
                 float fromContamination = VaeAnomalyTransformer.UpperQuantileThreshold(calibrationScores, options.Contamination);
+                RequireFiniteThreshold(fromContamination, calibrationScores, options.Contamination, rowsName);
                 result = new VaeAnomalyTransformer(environment, resolved, vae, trainingScores, calibrationScores, seed, fromContamination,
                     VaeAnomalyThresholdSource.Contamination, options.Contamination, null);
                 Log($"Threshold {fromContamination:G6}: the {1 - options.Contamination:0.###} quantile of {calibrationScores.Length} {rowsName} scores " +
@@ -130,19 +131,45 @@ public sealed class VaeAnomalyEstimator : IEstimator<VaeAnomalyTransformer>
         return AnomalySchemaShapes.Output(inputSchema, options);
     }
 
-    private static long CountRows(IDataView data)
+    /// <summary>Rows of <paramref name="data"/>, and how many of them <see cref="RowSubset"/> holds out, in one cursor pass.</summary>
+    private static (long Rows, long HeldOut) CountRows(IDataView data, double heldOutFraction, int seed, CancellationToken cancellationToken)
     {
-        long count = 0;
+        long count = 0, heldOut = 0;
         using var cursor = data.GetRowCursor(Array.Empty<DataViewSchema.Column>());
         while (cursor.MoveNext())
+        {
+            if ((count & 4095) == 0)
+                cancellationToken.ThrowIfCancellationRequested();
+            if (heldOutFraction > 0 && RowSubset.IsHeldOut(cursor.Position, heldOutFraction, seed))
+                heldOut++;
             count++;
-        return count;
+        }
+        return (count, heldOut);
+    }
+
+    /// <summary>
+    /// A threshold that is not a finite number means the model scores more than <paramref name="contamination"/> of its own
+    /// rows as +∞ (float32 overflow): such a detector flags everything or nothing, so Fit refuses to return it.
+    /// </summary>
+    private void RequireFiniteThreshold(float threshold, float[] sortedScores, double contamination, string rowsName)
+    {
+        if (float.IsFinite(threshold))
+            return;
+        int infinite = sortedScores.Count(float.IsPositiveInfinity);
+        bool standardize = options.Standardize;
+        throw new VaeTrainingDivergedException(0, 0, double.PositiveInfinity, standardize ? nameof(VaeAnomalyOptions.LearningRate) : nameof(VaeAnomalyOptions.Standardize),
+            $"The trained detector scores {infinite} of its {sortedScores.Length} {rowsName} rows as +∞ (the score overflows float32), more than " +
+            $"Contamination ({contamination:G3}) allows, so no finite threshold exists and no detector was returned. " +
+            (standardize
+                ? $"The model most likely diverged: lower the LearningRate (now {options.LearningRate:G4}) or Beta (now {options.Beta:G4}), or look for extreme values in column '{options.FeatureColumnName}'."
+                : $"Set Standardize = true (now false): features of very different scales overflow the score, or lower the LearningRate (now {options.LearningRate:G4})."));
     }
 
     private static float[] ReadScores(IDataView scored, string scoreColumnName, CancellationToken cancellationToken)
     {
         var column = scored.Schema[scoreColumnName];
-        var scores = new List<float>((int)Math.Min(scored.GetRowCount() ?? 1024, int.MaxValue));
+        // The reported count only sizes the first allocation (bounded: a source may over-report).
+        var scores = new List<float>((int)Math.Clamp(scored.GetRowCount() ?? 1024, 0, 1 << 20));
         using var cursor = scored.GetRowCursor(new[] { column });
         var getter = cursor.GetGetter<float>(column);
         float value = 0;

@@ -30,6 +30,20 @@ internal static class InputColumn
         return column.Value;
     }
 
+    /// <summary>
+    /// Copies one row read from a cursor into <paramref name="destination"/> (the model's input width). A cursor that
+    /// breaks its schema's contract (a vector of another length than the column type says) gets an error naming the
+    /// column and both lengths, instead of a row scored with stale or missing values.
+    /// </summary>
+    public static void CopyRow(in VBuffer<float> row, Span<float> destination, string columnName, long position)
+    {
+        if (row.Length != destination.Length)
+            throw new InvalidOperationException(
+                $"Column '{columnName}' row {position} has {row.Length} values; the column type and the model say {destination.Length}. " +
+                "The data source returned a vector of another length than its schema declares; fix the source or the transform that produces the column.");
+        row.CopyTo(destination);
+    }
+
     public static void RequireFinite(ReadOnlySpan<float> row, string columnName, long rowIndex)
     {
         for (int j = 0; j < row.Length; j++)

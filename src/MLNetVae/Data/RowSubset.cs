@@ -21,16 +21,6 @@ internal static class RowSubset
         return (z >> 11) * (1.0 / (1UL << 53)) < fraction;
     }
 
-    /// <summary>Rows among the first <paramref name="rows"/> positions that <see cref="IsHeldOut"/> holds out.</summary>
-    public static long CountHeldOut(long rows, double fraction, int seed)
-    {
-        long count = 0;
-        for (long p = 0; p < rows; p++)
-            if (IsHeldOut(p, fraction, seed))
-                count++;
-        return count;
-    }
-
     /// <summary>The rows kept (not held out) and the rows held out.</summary>
     public static (IDataView Kept, IDataView HeldOut) Split(IDataView source, double fraction, int seed) =>
         (new FilteredView(source, p => !IsHeldOut(p, fraction, seed)), new FilteredView(source, p => IsHeldOut(p, fraction, seed)));

@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using MLNetVae.Data;
 
 namespace MLNetVae.Scoring;
 
@@ -70,7 +71,7 @@ internal sealed class BlockRowMapper<TBlock> : IRowToRowMapper where TBlock : cl
             if (scoredPosition != input.Position || input.Position < 0)
             {
                 inputGetter!(ref inputRow);
-                inputRow.CopyTo(scoring.InputRow(block!, 0));
+                InputColumn.CopyRow(inputRow, scoring.InputRow(block!, 0), scoring.Plan.Input.Name, input.Position);
                 scoring.Score(block!, 1);
                 scoredPosition = input.Position;
             }

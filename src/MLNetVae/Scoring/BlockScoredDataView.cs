@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using MLNetVae.Data;
 
 namespace MLNetVae.Scoring;
 
@@ -124,7 +125,7 @@ internal sealed class BlockScoredDataView<TBlock> : IDataView where TBlock : cla
                 if (block is not null)
                 {
                     inputGetter!(ref inputRow);
-                    inputRow.CopyTo(scoring.InputRow(block, rows));
+                    InputColumn.CopyRow(inputRow, scoring.InputRow(block, rows), scoring.Plan.Input.Name, upstream.Position);
                 }
                 rows++;
             }

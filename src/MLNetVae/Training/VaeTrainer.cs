@@ -62,12 +62,14 @@ internal sealed class VaeTrainer
             StandardizationFitter.ApplyInPlace(data, standardization);
         }
 
+        double referenceLoss = ZeroReconstructionLoss(data, trainRows);
+
         int previousThreads = get_num_threads();
         if (options.NumberOfThreads is { } threads)
             set_num_threads(threads);
         try
         {
-            return Run(data, trainRows, validationRows, standardization, random, cancellation);
+            return Run(data, trainRows, validationRows, standardization, random, cancellation, referenceLoss);
         }
         finally
         {
@@ -78,7 +80,7 @@ internal sealed class VaeTrainer
     }
 
     private Result Run(FeatureMatrix data, int[] trainRows, int[] validationRows, FeatureStandardization? standardization,
-        Random random, CancellationToken cancellation)
+        Random random, CancellationToken cancellation, double referenceLoss)
     {
         int d = data.Columns;
         using var network = new VaeNetwork(d, options.HiddenDim, options.LatentDim);
@@ -154,6 +156,7 @@ internal sealed class VaeTrainer
                 double? validationLoss = validating ? ValidationLoss(network, evaluationBlocks, data, validationRows, scalars) : null;
                 if (validationLoss is { } v && !double.IsFinite(v))
                     throw Diverged(epoch, batchIndex, v);
+                CheckNotRunningAway(epoch, recSum / n, beta * klSum / n, lossSum / n, referenceLoss);
 
                 // A warm-up epoch trained a different objective (smaller β): never keep it, and do not count it for patience.
                 bool isBest = !warmingUp && (validationLoss is { } value ? value < bestValidation : true);
@@ -313,10 +316,55 @@ internal sealed class VaeTrainer
         return (train, held);
     }
 
+    /// <summary>
+    /// How many times the loss of reconstructing every row as zero an epoch's mean loss terms may reach before training
+    /// counts as run away. A network at initialisation scores about that loss, and a working optimiser only lowers it;
+    /// 1,000 times it is far outside anything a healthy run shows, and far below what a runaway run reaches (learning rate
+    /// 10: 1.7e12 per row on cardio, 1e8 times the reference).
+    /// </summary>
+    internal const double RunawayFactor = 1000;
+
+    /// <summary>
+    /// Per-row loss of reconstructing every training row as zero, in the training scale (Σ x² per row, averaged), plus one
+    /// per feature for the output noise of an untrained network: what the loss is of the order of at initialisation.
+    /// </summary>
+    internal static double ZeroReconstructionLoss(FeatureMatrix data, int[] rows)
+    {
+        double total = 0;
+        foreach (int r in rows)
+            total += System.Numerics.Tensors.TensorPrimitives.SumOfSquares<float>(data.Row(r));
+        return total / Math.Max(1, rows.Length) + data.Columns;
+    }
+
+    /// <summary>
+    /// A loss that stays finite can still run away (a learning rate far too high, a huge β): such a model scores every
+    /// row as garbage, so training stops with <see cref="VaeTrainingDivergedException"/> naming the option behind it.
+    /// </summary>
+    private void CheckNotRunningAway(int epoch, double reconstruction, double weightedKl, double loss, double reference)
+    {
+        double ceiling = RunawayFactor * reference;
+        if (!(reconstruction > ceiling || weightedKl > ceiling))
+            return;
+        string what = $"VAE training ran away: in epoch {epoch} the loss is {loss:G4} per row (reconstruction {reconstruction:G4}, " +
+                      $"β·KL {weightedKl:G4}), more than {RunawayFactor:G} times the loss of reconstructing every row as zero " +
+                      $"({reference:G4}). No model was returned. ";
+        // A β above 1 whose KL term is the larger part is the likelier cause; otherwise the optimiser overshot.
+        if (options.Beta > 1 && weightedKl >= reconstruction)
+            throw new VaeTrainingDivergedException(epoch, 0, loss, nameof(VaeOptions.Beta), what +
+                $"Beta ({options.Beta:G4}) is the most likely cause: a KL weight that large dwarfs the reconstruction term. Use a smaller " +
+                $"Beta (the featurizer's default is {VaeOptions.Defaults.Beta}, the anomaly detector's {VaeAnomalyOptions.Defaults.Beta}); " +
+                $"if it persists, lower the LearningRate (now {options.LearningRate:G4}).");
+        throw new VaeTrainingDivergedException(epoch, 0, loss, nameof(VaeOptions.LearningRate), what +
+            $"The LearningRate ({options.LearningRate:G4}) is the most likely cause: try {options.LearningRate / 10:G4} or the default " +
+            $"{VaeOptions.Defaults.LearningRate}" + (options.Standardize ? "" : ", and set Standardize = true (now false)") +
+            (weightedKl >= reconstruction ? $"; the KL term is the larger part, which a lower LogVarianceLimit (now {options.LogVarianceLimit:G4}) bounds" : "") +
+            (options.Beta > 1 ? $"; Beta ({options.Beta:G4}) may add to it." : "."));
+    }
+
     private VaeTrainingDivergedException Diverged(int epoch, int batch, double loss)
     {
         string where = batch > 0 ? $"epoch {epoch}, batch {batch}" : $"epoch {epoch}";
-        return new VaeTrainingDivergedException(epoch, batch, loss,
+        return new VaeTrainingDivergedException(epoch, batch, loss, nameof(VaeOptions.LearningRate),
             $"VAE training diverged: the loss became {loss} at {where}. No model was returned. " +
             $"Try a lower LearningRate (now {options.LearningRate}), Standardize = true (now {options.Standardize}), " +
             $"a lower LogVarianceLimit (now {options.LogVarianceLimit}), smaller HiddenDim/LatentDim for few input features, " +

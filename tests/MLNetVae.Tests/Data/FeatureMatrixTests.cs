@@ -78,15 +78,4 @@ public class FeatureMatrixTests
         for (int i = 0; i < kept.Length; i++)
             Assert.Equal(rows[kept[i]], matrix.Row(i).ToArray());
     }
-
-    /// <summary>Reports a given row count, whatever the inner view holds (some sources do).</summary>
-    private sealed class RowCountOverride(IDataView inner, long? rows) : IDataView
-    {
-        public bool CanShuffle => inner.CanShuffle;
-        public DataViewSchema Schema => inner.Schema;
-        public long? GetRowCount() => rows;
-        public DataViewRowCursor GetRowCursor(IEnumerable<DataViewSchema.Column> columnsNeeded, Random? rand = null) => inner.GetRowCursor(columnsNeeded, rand);
-        public DataViewRowCursor[] GetRowCursorSet(IEnumerable<DataViewSchema.Column> columnsNeeded, int n, Random? rand = null) =>
-            inner.GetRowCursorSet(columnsNeeded, n, rand);
-    }
 }
