@@ -166,8 +166,8 @@ internal sealed class AnomalyBlockScorer
         double sum = 0;
         for (int k = 0; k < mu.Length; k++)
         {
-            double lv = ScoreOverflow.ClampLogVariance(logVar[k], logVarianceLimit);
-            sum += 1 + lv - (double)mu[k] * mu[k] - Math.Exp(lv);
+            float lv = ScoreOverflow.ClampLogVariance(logVar[k], logVarianceLimit);
+            sum += 1 + lv - (double)mu[k] * mu[k] - Math.Exp(lv); // 1 + lv in float32, as format-1 detectors computed it
         }
         return -0.5 * sum;
     }

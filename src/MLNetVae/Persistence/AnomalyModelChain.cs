@@ -23,7 +23,7 @@ internal static class AnomalyModelChain
         var names = new AnomalyRowGraphNames(options.FeatureColumnName, MLNetModelChain.ErrorVectorColumn, options.PerFeatureErrorColumnName);
         var score = new AnomalyRowGraphExporter.Score(detector.ScoreKind, options.MonteCarloSamples, detector.NoiseTable, vae.Options.Beta,
             (float)vae.Options.LogVarianceLimit);
-        var graph = AnomalyRowGraphExporter.Export(vae.Weights, names, score, AnomalyModelFormat.Metadata(detector));
+        var graph = GraphChecksum.Seal(AnomalyRowGraphExporter.Export(vae.Weights, names, score, AnomalyModelFormat.Metadata(detector)));
 
         var ml = new MLContext();
         var outputs = new List<string> { names.ScoreVector };

@@ -24,7 +24,7 @@ internal static class MLNetModelChain
         var options = vae.Options;
         var names = new RowGraphNames(options.InputColumnName, options.MuColumnName, options.LogVarColumnName,
             options.ReconstructionColumnName, ErrorVectorColumn);
-        var rowGraph = VaeRowGraphExporter.Export(vae.Weights, names, VaeModelFormat.Metadata(options, vae.TrainingReport));
+        var rowGraph = GraphChecksum.Seal(VaeRowGraphExporter.Export(vae.Weights, names, VaeModelFormat.Metadata(options, vae.TrainingReport)));
 
         var ml = new MLContext();
         var estimator = ml.Transforms.ApplyOnnxModel(

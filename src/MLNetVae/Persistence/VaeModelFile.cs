@@ -29,8 +29,17 @@ internal static class VaeModelFile
             var found = new List<T>();
             foreach (var entry in zip.Entries.Where(e => e.Name == "OnnxModel").OrderBy(e => e.FullName, StringComparer.Ordinal))
             {
-                var model = ParseOnnx(entry);
-                if (model is not null && tryRestore(model, out var restored))
+                var bytes = ReadOnnxBytes(entry);
+                if (bytes is null)
+                    continue;
+                var model = ParseOnnx(bytes, entry.FullName);
+                if (!VaeModelFormat.IsMLNetVaeGraph(model))
+                    continue;
+                // Every MLNetVae graph is checked, whichever kind the caller looks for: a damaged detector is not skipped silently.
+                // A newer format is refused before its checksum is looked at: this version cannot know how that format seals itself.
+                int version = VaeModelFormat.RequireReadableVersion(model);
+                GraphChecksum.Verify(bytes, model, required: version >= VaeModelFormat.ChecksumVersion, entry.FullName);
+                if (tryRestore(model, out var restored))
                     found.Add(restored!);
             }
             return found;
@@ -51,7 +60,8 @@ internal static class VaeModelFile
         }
     }
 
-    private static ModelProto? ParseOnnx(ZipArchiveEntry entry)
+    /// <summary>The ONNX bytes of an <c>OnnxModel</c> entry (after ML.NET's 32-bit length), or null for an entry too short to be one.</summary>
+    private static byte[]? ReadOnnxBytes(ZipArchiveEntry entry)
     {
         using var stream = entry.Open();
         using var buffer = new MemoryStream();
@@ -62,13 +72,18 @@ internal static class VaeModelFile
         int length = BitConverter.ToInt32(bytes);
         if (length != bytes.Length - sizeof(int))
             throw new InvalidDataException($"its ONNX entry '{entry.FullName}' is damaged (length {length}, {bytes.Length - sizeof(int)} bytes present).");
+        return bytes[sizeof(int)..].ToArray();
+    }
+
+    private static ModelProto ParseOnnx(byte[] bytes, string entryName)
+    {
         try
         {
-            return ModelProto.Parser.ParseFrom(bytes[sizeof(int)..]);
+            return ModelProto.Parser.ParseFrom(bytes);
         }
         catch (InvalidProtocolBufferException e)
         {
-            throw new InvalidDataException($"its ONNX entry '{entry.FullName}' is damaged ({e.Message}).", e);
+            throw new InvalidDataException($"its ONNX entry '{entryName}' is damaged ({e.Message}).", e);
         }
     }
 }

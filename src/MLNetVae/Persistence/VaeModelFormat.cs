@@ -12,8 +12,15 @@ namespace MLNetVae.Persistence;
 /// </summary>
 internal static class VaeModelFormat
 {
-    /// <summary>Version of what is written; a reader refuses files with a larger one.</summary>
-    public const int CurrentVersion = 1;
+    /// <summary>
+    /// Version of what is written; a reader refuses files with a larger one. 1: the first format. 2: every graph ends
+    /// with a SHA-256 of its bytes (<see cref="GraphChecksum"/>), and saved scores clamp logvar and map overflow to +∞.
+    /// Format 1 files still load (without the checksum, which they never had).
+    /// </summary>
+    public const int CurrentVersion = 2;
+
+    /// <summary>The first version whose graphs must carry a checksum.</summary>
+    public const int ChecksumVersion = 2;
 
     public const string FormatVersionKey = "mlnetvae.format_version";
     public const string OptionsKey = "mlnetvae.options";
@@ -44,6 +51,22 @@ internal static class VaeModelFormat
         return true;
     }
 
+    /// <summary>Whether MLNetVae wrote <paramref name="model"/> as one of the graphs it saves in model files (the VAE's or the detector's).</summary>
+    internal static bool IsMLNetVaeGraph(ModelProto model) =>
+        MetadataOfPart(model, VaeRowGraphExporter.Part) is not null || MetadataOfPart(model, AnomalyRowGraphExporter.Part) is not null;
+
+    /// <summary>The format version <paramref name="model"/> states; throws for a missing, malformed or newer one.</summary>
+    internal static int RequireReadableVersion(ModelProto model)
+    {
+        var versionText = model.MetadataProps.FirstOrDefault(p => p.Key == FormatVersionKey)?.Value;
+        if (!int.TryParse(versionText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int version) || version < 1)
+            throw new InvalidDataException($"its VAE has an unknown format version '{versionText}'.");
+        if (version > CurrentVersion)
+            throw new InvalidDataException(
+                $"its VAE was written in format {version} by MLNetVae {model.ProducerVersion}; this MLNetVae ({VaeOnnxExporter.ProducerVersion}) reads format {CurrentVersion} and older. Upgrade MLNetVae.");
+        return version;
+    }
+
     /// <summary>The metadata of <paramref name="model"/> when MLNetVae wrote it as the graph <paramref name="part"/>; otherwise null.</summary>
     internal static Dictionary<string, string>? MetadataOfPart(ModelProto model, string part)
     {
@@ -57,11 +80,7 @@ internal static class VaeModelFormat
     /// <summary>The VAE of an MLNetVae graph (the VAE's row graph or the anomaly detector's): format check, weights, options, report.</summary>
     internal static Restored RestoreVae(ModelProto model, Dictionary<string, string> props)
     {
-        if (!props.TryGetValue(FormatVersionKey, out var versionText) || !int.TryParse(versionText, out int version) || version < 1)
-            throw new InvalidDataException($"its VAE has an unknown format version '{versionText}'.");
-        if (version > CurrentVersion)
-            throw new InvalidDataException(
-                $"its VAE was written in format {version} by MLNetVae {model.ProducerVersion}; this MLNetVae ({VaeOnnxExporter.ProducerVersion}) reads format {CurrentVersion} and older. Upgrade MLNetVae.");
+        RequireReadableVersion(model);
 
         var options = JsonSerializer.Deserialize<VaeOptions>(Require(props, OptionsKey), Json)
             ?? throw new InvalidDataException("its VAE options are empty.");
@@ -84,13 +103,14 @@ internal static class VaeModelFormat
             return new LinearLayerWeights((int)dims[1], (int)dims[0], weight, bias);
         }
 
-        FeatureStandardization? standardization = null;
-        if (initializers.ContainsKey(VaeOnnxExporter.MeanInitializer))
-            standardization = new FeatureStandardization(
-                Tensor(initializers, VaeOnnxExporter.MeanInitializer, out _), Tensor(initializers, VaeOnnxExporter.ScaleInitializer, out _));
+        VaeWeights weights;
         try
         {
-            return new VaeWeights(
+            FeatureStandardization? standardization = null;
+            if (initializers.ContainsKey(VaeOnnxExporter.MeanInitializer))
+                standardization = new FeatureStandardization(
+                    Tensor(initializers, VaeOnnxExporter.MeanInitializer, out _), Tensor(initializers, VaeOnnxExporter.ScaleInitializer, out _));
+            weights = new VaeWeights(
                 VaeOnnxExporter.EncoderLayerNames.Select(Layer).ToArray(),
                 VaeOnnxExporter.DecoderLayerNames.Select(Layer).ToArray(),
                 standardization);
@@ -99,6 +119,10 @@ internal static class VaeModelFormat
         {
             throw new InvalidDataException($"its VAE weights are inconsistent: {e.Message}", e);
         }
+        // Training never returns non-finite weights, so a saved NaN or ∞ is damage (format 1 files have no checksum to say so).
+        if (!weights.AllFinite() || weights.Standardization?.Mean.All(float.IsFinite) == false)
+            throw new InvalidDataException("its VAE weights hold NaN or ∞ values, which training never produces: the file was changed or damaged.");
+        return weights;
     }
 
     private static float[] Tensor(Dictionary<string, TensorProto> initializers, string name, out long[] dims)

@@ -186,7 +186,7 @@ public class PersistenceTests : IClassFixture<PersistenceTests.Trained>, IDispos
         }
         var ex = Assert.Throws<VaeModelFileException>(() => new MLContext().Model.LoadVaeTransformer(newer));
         Assert.Contains("format 7", ex.Message);
-        Assert.Contains("reads format 1", ex.Message);
+        Assert.Contains("reads format 2", ex.Message);
     }
 
     [Fact]

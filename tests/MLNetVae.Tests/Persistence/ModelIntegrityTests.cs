@@ -1,0 +1,180 @@
+using System.Globalization;
+using System.IO.Compression;
+using Microsoft.ML;
+using MLNetVae.Tests.TestSupport;
+
+namespace MLNetVae.Tests.Persistence;
+
+/// <summary>
+/// Saved graphs carry a SHA-256 of their bytes: a model file whose VAE or detector graph changed by one byte is refused
+/// by <c>LoadWithFastVae</c> and <c>LoadVaeTransformer</c> with <see cref="VaeModelFileException"/>, even when the zip
+/// was rewritten with valid CRCs. Files of format 1 (saved by MLNetVae before checksums, shipped in
+/// TestData/compat/format1 by scripts/compat/make-fixtures.sh) still load and score as the version that saved them did.
+/// </summary>
+public sealed class ModelIntegrityTests : IClassFixture<ModelIntegrityTests.Saved>, IDisposable
+{
+    /// <summary>A small VAE and detector trained on cardio, saved once.</summary>
+    public sealed class Saved : IDisposable
+    {
+        public Saved()
+        {
+            var ml = new MLContext(seed: 1);
+            Data = ml.Data.Cache(TestData.LoadLabelledCsv(ml, CardioCsv));
+            using var vae = ml.Transforms.VariationalAutoencoder(new VaeOptions
+            {
+                HiddenDim = 32, LatentDim = 4, Epochs = 2, NumberOfThreads = 1, Seed = 1,
+            }).Fit(Data);
+            ml.Model.Save(vae, Data.Schema, VaePath);
+            using var detector = ml.AnomalyDetection.Trainers.VariationalAutoencoder(new VaeAnomalyOptions
+            {
+                HiddenDim = 32, LatentDim = 4, Epochs = 2, NumberOfThreads = 1, Seed = 1, MonteCarloSamples = 3,
+            }).Fit(Data);
+            ml.Model.Save(detector, Data.Schema, DetectorPath);
+        }
+
+        public string Folder { get; } = Directory.CreateTempSubdirectory("mlnetvae-integrity-").FullName;
+        public string VaePath => Path.Combine(Folder, "vae.zip");
+        public string DetectorPath => Path.Combine(Folder, "detector.zip");
+        public IDataView Data { get; }
+
+        public void Dispose() => Directory.Delete(Folder, recursive: true);
+    }
+
+    private readonly Saved saved;
+    private readonly string folder = Directory.CreateTempSubdirectory("mlnetvae-integrity-case-").FullName;
+
+    public ModelIntegrityTests(Saved saved) => this.saved = saved;
+
+    public void Dispose() => Directory.Delete(folder, recursive: true);
+
+    private static string CardioCsv => Path.Combine(AppContext.BaseDirectory, "TestData", "odds", "cardio.csv");
+    private static string Format1(string name) => Path.Combine(AppContext.BaseDirectory, "TestData", "compat", "format1", name);
+
+    /// <summary>The ONNX bytes ML.NET stored for the one graph of <paramref name="path"/> (after its 32-bit length).</summary>
+    private static byte[] ReadGraph(string path)
+    {
+        using var zip = ZipFile.OpenRead(path);
+        using var stream = zip.Entries.Single(e => e.Name == "OnnxModel").Open();
+        using var buffer = new MemoryStream();
+        stream.CopyTo(buffer);
+        return buffer.ToArray()[sizeof(int)..];
+    }
+
+    /// <summary>A copy of <paramref name="path"/> whose graph is <paramref name="graph"/>, zip rewritten with valid CRCs.</summary>
+    private string WithGraph(string path, byte[] graph, string name)
+    {
+        string copy = Path.Combine(folder, name);
+        File.Copy(path, copy, overwrite: true);
+        using var zip = ZipFile.Open(copy, ZipArchiveMode.Update);
+        var entry = zip.Entries.Single(e => e.Name == "OnnxModel");
+        string entryName = entry.FullName;
+        entry.Delete();
+        using var w = zip.CreateEntry(entryName).Open();
+        w.Write(BitConverter.GetBytes(graph.Length));
+        w.Write(graph);
+        return copy;
+    }
+
+    /// <summary>Where the raw float32 data of initializer <paramref name="name"/> starts in <paramref name="graph"/>.</summary>
+    private static int RawDataOffset(byte[] graph, string name)
+    {
+        var model = global::Onnx.ModelProto.Parser.ParseFrom(graph);
+        var raw = model.Graph.Initializer.Single(t => t.Name == name).RawData.ToByteArray();
+        int offset = graph.AsSpan().IndexOf(raw);
+        Assert.True(offset > 0, $"raw data of {name} not found");
+        return offset;
+    }
+
+    [Theory]
+    [InlineData("vae")]
+    [InlineData("detector")]
+    public void AGraphChangedByOneByteAnywhereIsRefused(string kind)
+    {
+        string path = kind == "vae" ? saved.VaePath : saved.DetectorPath;
+        var graph = ReadGraph(path);
+        // 150 positions spread over the whole graph (nodes, weights, metadata, the checksum itself), the last byte, and
+        // the exponent of the first encoder weight (the flip the issue found: -0.18 became -6e37 and loaded silently).
+        var positions = Enumerable.Range(0, 150).Select(i => (int)((long)i * graph.Length / 150))
+            .Append(graph.Length - 1).Append(RawDataOffset(graph, "encoder.0.weight") + 3).ToArray();
+        foreach (int position in positions)
+        {
+            var changed = (byte[])graph.Clone();
+            changed[position] ^= 0x40;
+            string damaged = WithGraph(path, changed, $"{kind}-{position}.zip");
+            var error = Assert.Throws<VaeModelFileException>(() => new MLContext().Model.LoadWithFastVae(damaged, out _));
+            Assert.Equal(damaged, error.FilePath);
+            Assert.Contains(Path.GetFileName(damaged), error.Message);
+            if (kind == "vae")
+                Assert.Throws<VaeModelFileException>(() => new MLContext().Model.LoadVaeTransformer(damaged));
+        }
+
+        // The unchanged graph, rewritten the same way, loads: the refusals above are the change's doing.
+        using var intact = new MLContext().Model.LoadWithFastVae(WithGraph(path, graph, $"{kind}-intact.zip"), out _) as IDisposable;
+        Assert.NotNull(intact);
+    }
+
+    [Fact]
+    public void AWeightChangedToNaNIsAModelFileErrorNotAnArgumentException()
+    {
+        // Format 1 has no checksum; the weights themselves are still checked.
+        var graph = ReadGraph(Format1("vae.zip"));
+        int offset = RawDataOffset(graph, "decoder.2.weight");
+        BitConverter.GetBytes(float.NaN).CopyTo(graph, offset);
+        string damaged = WithGraph(Format1("vae.zip"), graph, "nan.zip");
+        var error = Assert.Throws<VaeModelFileException>(() => new MLContext().Model.LoadVaeTransformer(damaged));
+        Assert.Contains("NaN", error.Message);
+        Assert.Throws<VaeModelFileException>(() => new MLContext().Model.LoadWithFastVae(damaged, out _));
+
+        // In the current format the checksum catches it first.
+        graph = ReadGraph(saved.VaePath);
+        BitConverter.GetBytes(float.NaN).CopyTo(graph, RawDataOffset(graph, "decoder.2.weight"));
+        error = Assert.Throws<VaeModelFileException>(() => new MLContext().Model.LoadVaeTransformer(WithGraph(saved.VaePath, graph, "nan2.zip")));
+        Assert.Contains("checksum", error.Message);
+    }
+
+    [Fact]
+    public void AVaeSavedByFormat1LoadsAndScoresAsTheVersionThatSavedIt()
+    {
+        var ml = new MLContext(seed: 3);
+        using var vae = ml.Model.LoadVaeTransformer(Format1("vae.zip"));
+        var scored = vae.Transform(ml.Data.TakeRows(saved.Data, 200));
+        var errors = TestData.ReadScalars(scored, "ReconstructionError");
+        var mu = TestData.ReadVectors(scored, "Mu");
+        var expected = ReadTsv(Format1("vae-scores.tsv"));
+        Assert.Equal(200, expected.Length);
+        for (int i = 0; i < expected.Length; i++)
+        {
+            Assert.Equal(expected[i][0], errors[i]);
+            Assert.Equal(expected[i][1..], mu[i]);
+        }
+
+        // Saved again, it is written in the current format, with a checksum, and loads the same.
+        string resaved = Path.Combine(folder, "resaved.zip");
+        ml.Model.Save(vae, saved.Data.Schema, resaved);
+        var model = global::Onnx.ModelProto.Parser.ParseFrom(ReadGraph(resaved));
+        Assert.Equal("2", model.MetadataProps.Single(p => p.Key == "mlnetvae.format_version").Value);
+        Assert.Equal("mlnetvae.sha256", model.MetadataProps[^1].Key);
+        using var again = ml.Model.LoadVaeTransformer(resaved);
+        Assert.Equal(errors, TestData.ReadScalars(again.Transform(ml.Data.TakeRows(saved.Data, 200)), "ReconstructionError"));
+    }
+
+    [Fact]
+    public void ADetectorSavedByFormat1LoadsAsTheDetectorAndScoresAsTheVersionThatSavedIt()
+    {
+        var ml = new MLContext(seed: 3);
+        using var detector = Assert.IsType<VaeAnomalyTransformer>(ml.Model.LoadWithFastVae(Format1("detector.zip"), out _));
+        var scores = TestData.ReadScalars(detector.Transform(ml.Data.TakeRows(saved.Data, 200)), "Score");
+        var expected = ReadTsv(Format1("detector-scores.tsv")).Select(r => r[0]).ToArray();
+        Assert.Equal(expected, scores);
+
+        // ML.NET's own loader runs the format-1 graph as it was saved.
+        ml.RegisterVaeComponents();
+        var plain = ml.Model.Load(Format1("detector.zip"), out _);
+        var plainScores = TestData.ReadScalars(plain.Transform(ml.Data.TakeRows(saved.Data, 200)), "Score");
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(Math.Abs(expected[i] - plainScores[i]) <= 1e-4 * Math.Max(1, Math.Abs(expected[i])), $"row {i}: {plainScores[i]} vs {expected[i]}");
+    }
+
+    private static float[][] ReadTsv(string path) =>
+        File.ReadLines(path).Select(line => line.Split('\t').Select(v => float.Parse(v, CultureInfo.InvariantCulture)).ToArray()).ToArray();
+}
