@@ -10,8 +10,8 @@ namespace MLNetVae;
 /// <param name="SamplesPerSecond">Training rows processed per second in this epoch.</param>
 /// <param name="Elapsed">Time since training started.</param>
 /// <param name="IsBest">Whether this epoch's weights are the best so far (the ones <c>Fit</c> keeps).</param>
-/// <param name="KlWeight">The β this epoch trained with: <see cref="VaeOptions.Beta"/>, or less during KL warm-up
-/// (<see cref="VaeOptions.KlWarmupEpochs"/>); <see cref="TrainLoss"/> uses it. <see langword="null"/> when not recorded.</param>
+/// <param name="KlWeight">The β this epoch trained with: <see cref="VaeTrainingOptions.Beta"/>, or less during KL warm-up
+/// (<see cref="VaeTrainingOptions.KlWarmupEpochs"/>); <see cref="TrainLoss"/> uses it. <see langword="null"/> when not recorded.</param>
 public sealed record VaeEpochReport(
     int Epoch,
     int TotalEpochs,
@@ -69,7 +69,7 @@ public sealed class VaeTrainingReport
     /// <summary>Rows used for the optimizer steps.</summary>
     public int TrainingRows { get; }
 
-    /// <summary>Rows held out for validation (0 when <see cref="VaeOptions.ValidationFraction"/> is 0 or there were too few rows).</summary>
+    /// <summary>Rows held out for validation (0 when <see cref="VaeTrainingOptions.ValidationFraction"/> is 0 or there were too few rows).</summary>
     public int ValidationRows { get; }
 
     /// <summary>Why training ended: all epochs done, or early stopping.</summary>
@@ -81,11 +81,11 @@ public sealed class VaeTrainingReport
     /// <summary>TorchSharp threads used.</summary>
     public int Threads { get; }
 
-    /// <summary>The seed that was used (drawn from the MLContext when <see cref="VaeOptions.Seed"/> was null).</summary>
+    /// <summary>The seed that was used (drawn from the MLContext when <see cref="VaeTrainingOptions.Seed"/> was null).</summary>
     public int Seed { get; }
 
     /// <summary>
-    /// Rows left out of training because their input held NaN or ±∞ (only with <see cref="VaeOptions.SkipNonFiniteRows"/>;
+    /// Rows left out of training because their input held NaN or ±∞ (only with <see cref="VaeTrainingOptions.SkipNonFiniteRows"/>;
     /// otherwise such data is refused and this is 0). Not included in <see cref="TrainingRows"/> or <see cref="ValidationRows"/>.
     /// </summary>
     [System.Text.Json.Serialization.JsonInclude]
@@ -95,7 +95,7 @@ public sealed class VaeTrainingReport
     /// Latent dimensions in use by the kept model: those whose mean <c>E[z|x]</c> varies across the training rows,
     /// <c>Var_x(mu_k) &gt; 0.01</c> (the "active units" of Burda et al., 2016). A dimension that is not active carries no
     /// information about the row (it collapsed onto the prior). <c>Fit</c> logs a warning when fewer than 10% are active;
-    /// lower <see cref="VaeOptions.Beta"/>, use <see cref="VaeOptions.KlWarmupEpochs"/> or a smaller
+    /// lower <see cref="VaeTrainingOptions.Beta"/>, use <see cref="VaeTrainingOptions.KlWarmupEpochs"/> or a smaller
     /// <see cref="VaeOptions.LatentDim"/> then. 0 when the diagnostics were not computed.
     /// </summary>
     public int ActiveLatentDimensions { get; }

@@ -39,10 +39,10 @@ public sealed class VaeEstimator : IEstimator<VaeTransformer>
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">The input column is missing or is not a known-size vector of Single.</exception>
     /// <exception cref="ArgumentException">The data has no rows, holds NaN/∞ (the message names the row; see
-    /// <see cref="VaeOptions.SkipNonFiniteRows"/>), or, with standardization, values so far apart that the float32
+    /// <see cref="VaeTrainingOptions.SkipNonFiniteRows"/>), or, with standardization, values so far apart that the float32
     /// reconstruction error would overflow.</exception>
     /// <exception cref="VaeTrainingDivergedException">The loss became non-finite.</exception>
-    /// <exception cref="VaeTrainingCancelledException"><see cref="VaeOptions.CancellationToken"/> was cancelled (an
+    /// <exception cref="VaeTrainingCancelledException"><see cref="VaeTrainingOptions.CancellationToken"/> was cancelled (an
     /// <see cref="OperationCanceledException"/> that carries the best model of the epochs completed so far).</exception>
     /// <exception cref="InvalidOperationException">A GPU was requested, none is usable and <c>MLContext.FallbackToCpu</c> is false.</exception>
     public VaeTransformer Fit(IDataView input)

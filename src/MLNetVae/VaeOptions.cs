@@ -1,5 +1,3 @@
-using System.Text.Json.Serialization;
-
 namespace MLNetVae;
 
 /// <summary>
@@ -9,10 +7,10 @@ namespace MLNetVae;
 /// <remarks>
 /// The network is fixed by design: encoder <c>Linear(in,hidden)-ReLU-Linear(hidden,hidden)-ReLU-Linear(hidden,2·latent)</c>
 /// split into the latent mean and log-variance, decoder <c>Linear(latent,hidden)-ReLU-Linear(hidden,hidden)-ReLU-Linear(hidden,in)</c>,
-/// loss = summed squared reconstruction error + <see cref="Beta"/> · KL(q(z|x) ‖ N(0, I)). The input size comes
+/// loss = summed squared reconstruction error + <see cref="VaeTrainingOptions.Beta"/> · KL(q(z|x) ‖ N(0, I)). The input size comes
 /// from the input column. Call <see cref="Validate"/> to check a set of options without training.
 /// </remarks>
-public sealed class VaeOptions
+public sealed class VaeOptions : VaeTrainingOptions
 {
     /// <summary>Default values of <see cref="VaeOptions"/>, in the style of ML.NET's own <c>Options.Defaults</c>.</summary>
     public static class Defaults
@@ -35,7 +33,7 @@ public sealed class VaeOptions
         public const double ValidationFraction = 0.1;
         /// <summary>Epochs without validation improvement before training stops; 0 disables early stopping.</summary>
         public const int EarlyStoppingPatience = 10;
-        /// <summary>Epochs over which the KL weight ramps up from 0 to <see cref="VaeOptions.Beta"/>; 0 turns warm-up off.</summary>
+        /// <summary>Epochs over which the KL weight ramps up from 0 to <see cref="VaeTrainingOptions.Beta"/>; 0 turns warm-up off.</summary>
         public const int KlWarmupEpochs = 0;
         /// <summary>
         /// A latent dimension counts as active when the variance of its mean over the training rows exceeds this
@@ -44,9 +42,9 @@ public sealed class VaeOptions
         public const double ActiveLatentVarianceThreshold = 0.01;
         /// <summary>Whether features are standardized with a per-feature mean and standard deviation fitted on the training rows.</summary>
         public const bool Standardize = true;
-        /// <summary>Smallest per-feature scale, as a fraction of the mean standard deviation of all features (see <see cref="VaeOptions.StandardizeScaleFloor"/>).</summary>
+        /// <summary>Smallest per-feature scale, as a fraction of the mean standard deviation of all features (see <see cref="VaeTrainingOptions.StandardizeScaleFloor"/>).</summary>
         public const double StandardizeScaleFloor = 0.01;
-        /// <summary>Largest absolute log-variance the training loss evaluates (see <see cref="VaeOptions.LogVarianceLimit"/>).</summary>
+        /// <summary>Largest absolute log-variance the training loss evaluates (see <see cref="VaeTrainingOptions.LogVarianceLimit"/>).</summary>
         public const double LogVarianceLimit = 20;
         /// <summary>Whether <c>Fit</c> leaves out training rows that hold NaN or ±∞ instead of refusing the data.</summary>
         public const bool SkipNonFiniteRows = false;
@@ -69,88 +67,8 @@ public sealed class VaeOptions
     /// <summary>Size of the latent space (the length of the <see cref="MuColumnName"/> column). Must be positive.</summary>
     public int LatentDim { get; set; } = Defaults.LatentDim;
 
-    /// <summary>Weight of the KL divergence in the loss. Must be finite and non-negative.</summary>
-    public double Beta { get; set; } = Defaults.Beta;
-
     /// <summary>Maximum number of epochs. Must be positive.</summary>
     public int Epochs { get; set; } = Defaults.Epochs;
-
-    /// <summary>Rows per optimizer step. Must be positive; the loss is summed over the rows of a batch.</summary>
-    public int BatchSize { get; set; } = Defaults.BatchSize;
-
-    /// <summary>Adam learning rate. Must be finite and positive.</summary>
-    public double LearningRate { get; set; } = Defaults.LearningRate;
-
-    /// <summary>
-    /// Seed of weight initialisation, shuffling, the validation split and the reparameterization noise.
-    /// <see langword="null"/> draws it from the <c>MLContext</c>'s random source, so <c>new MLContext(seed: 1)</c> is reproducible too.
-    /// </summary>
-    public int? Seed { get; set; }
-
-    /// <summary>
-    /// Fraction of the rows held out as validation data, in [0, 1). With 0, no validation loss is computed,
-    /// early stopping is off and the weights of the last epoch are kept.
-    /// </summary>
-    public double ValidationFraction { get; set; } = Defaults.ValidationFraction;
-
-    /// <summary>
-    /// Stop after this many epochs without a lower validation loss and keep the best weights seen; 0 trains all
-    /// <see cref="Epochs"/> (the best validation weights are still kept when there is validation data).
-    /// </summary>
-    public int EarlyStoppingPatience { get; set; } = Defaults.EarlyStoppingPatience;
-
-    /// <summary>
-    /// KL warm-up: over the first this-many epochs the weight of the KL term grows linearly from 0 (epoch 1) to
-    /// <see cref="Beta"/> (epoch <c>KlWarmupEpochs + 1</c> onwards), which keeps more latent dimensions in use
-    /// (fewer collapse onto the prior). 0 (the default) turns it off. Warm-up epochs train a different objective, so
-    /// they are never kept as the best epoch and do not count towards <see cref="EarlyStoppingPatience"/>;
-    /// validation loss always uses the full <see cref="Beta"/>. Must be &gt;= 0.
-    /// </summary>
-    public int KlWarmupEpochs { get; set; } = Defaults.KlWarmupEpochs;
-
-    /// <summary>
-    /// Standardize every feature with the mean and standard deviation of the training rows. The statistics are
-    /// part of the model: the transformer and the exported ONNX graphs take and return data in the original scale.
-    /// </summary>
-    public bool Standardize { get; set; } = Defaults.Standardize;
-
-    /// <summary>
-    /// Variance floor for <see cref="Standardize"/>: a feature's scale is at least this fraction of the mean
-    /// standard deviation of all features (and never below 1e-6), so near-constant features such as image borders
-    /// do not blow up. In [0, 1].
-    /// </summary>
-    public double StandardizeScaleFloor { get; set; } = Defaults.StandardizeScaleFloor;
-
-    /// <summary>
-    /// Training safeguard: the loss and the reparameterization use logvar clamped from above at this value, so one
-    /// extreme input cannot overflow exp(logvar) and turn every weight into NaN (the unguarded design does that on
-    /// standardized Shuttle data in its second epoch). It changes nothing while logvar stays below the limit
-    /// (σ² ≈ 4.9e8 at 20): training is bit-identical on every data set that trains without it. The model and its
-    /// outputs are not clamped. Must be positive.
-    /// </summary>
-    public double LogVarianceLimit { get; set; } = Defaults.LogVarianceLimit;
-
-    /// <summary>
-    /// Optional: clip the gradient's global L2 norm to this value times the batch's row count (the loss is a sum over
-    /// rows). Off by default (<see langword="null"/> or 0): measured on 23 real data sets, no single threshold helped
-    /// everywhere and clipping changed results on sets that train fine; <see cref="LogVarianceLimit"/> is what keeps
-    /// training finite.
-    /// </summary>
-    public double? GradientClipNormPerRow { get; set; }
-
-    /// <summary>
-    /// Threads used by TorchSharp while training; <see langword="null"/> keeps TorchSharp's default. The same seed and
-    /// the same thread count give bit-identical weights on the CPU.
-    /// </summary>
-    public int? NumberOfThreads { get; set; }
-
-    /// <summary>
-    /// What <c>Fit</c> does with a training row whose input holds NaN or ±∞: by default (false) it throws an
-    /// <see cref="ArgumentException"/> naming the column, row and feature; with true it leaves such rows out, logs how
-    /// many (a warning on <c>MLContext.Log</c>) and reports the count in
-    /// <see cref="VaeTrainingReport.SkippedNonFiniteRows"/>. Scoring is not affected: such rows get NaN outputs.
-    /// </summary>
-    public bool SkipNonFiniteRows { get; set; } = Defaults.SkipNonFiniteRows;
 
     /// <summary>Output column of the latent mean (vector of <see cref="LatentDim"/> floats).</summary>
     public string MuColumnName { get; set; } = Defaults.MuColumnName;
@@ -163,18 +81,6 @@ public sealed class VaeOptions
 
     /// <summary>Output column of the mean squared error between input and reconstruction, in the input's original scale.</summary>
     public string ReconstructionErrorColumnName { get; set; } = Defaults.ReconstructionErrorColumnName;
-
-    /// <summary>Receives a report after every epoch. Reports are also written to <c>MLContext.Log</c>.</summary>
-    [JsonIgnore]
-    public IProgress<VaeEpochReport>? Progress { get; set; }
-
-    /// <summary>
-    /// Cancels training between batches; <c>Fit</c> then throws <see cref="VaeTrainingCancelledException"/> (an
-    /// <see cref="OperationCanceledException"/>) whose <see cref="VaeTrainingCancelledException.BestModelSoFar"/> holds
-    /// the best model of the epochs completed until then.
-    /// </summary>
-    [JsonIgnore]
-    public CancellationToken CancellationToken { get; set; }
 
     /// <summary>A shallow copy, so an estimator is not affected by later changes to the caller's instance.</summary>
     internal VaeOptions Clone() => (VaeOptions)MemberwiseClone();
@@ -189,25 +95,7 @@ public sealed class VaeOptions
         RequirePositive(HiddenDim, nameof(HiddenDim));
         RequirePositive(LatentDim, nameof(LatentDim));
         RequirePositive(Epochs, nameof(Epochs));
-        RequirePositive(BatchSize, nameof(BatchSize));
-        if (!double.IsFinite(Beta) || Beta < 0)
-            throw OutOfRange(nameof(Beta), Beta, "a finite value >= 0");
-        if (!double.IsFinite(LearningRate) || LearningRate <= 0)
-            throw OutOfRange(nameof(LearningRate), LearningRate, "a finite value > 0");
-        if (!(ValidationFraction >= 0 && ValidationFraction < 1))
-            throw OutOfRange(nameof(ValidationFraction), ValidationFraction, "a value in [0, 1)");
-        if (EarlyStoppingPatience < 0)
-            throw OutOfRange(nameof(EarlyStoppingPatience), EarlyStoppingPatience, "a value >= 0 (0 disables early stopping)");
-        if (KlWarmupEpochs < 0)
-            throw OutOfRange(nameof(KlWarmupEpochs), KlWarmupEpochs, "a value >= 0 (0 turns warm-up off)");
-        if (!(StandardizeScaleFloor >= 0 && StandardizeScaleFloor <= 1))
-            throw OutOfRange(nameof(StandardizeScaleFloor), StandardizeScaleFloor, "a value in [0, 1]");
-        if (!double.IsFinite(LogVarianceLimit) || LogVarianceLimit <= 0)
-            throw OutOfRange(nameof(LogVarianceLimit), LogVarianceLimit, "a finite value > 0");
-        if (GradientClipNormPerRow is { } clip && (!double.IsFinite(clip) || clip < 0))
-            throw OutOfRange(nameof(GradientClipNormPerRow), clip, "null, 0 (off) or a finite value > 0");
-        if (NumberOfThreads is { } threads && threads <= 0)
-            throw OutOfRange(nameof(NumberOfThreads), threads, "null (TorchSharp's default) or a value > 0");
+        ValidateTrainingSettings();
         // Each layer's weights are one array (C# and libtorch); sizes whose product overflows would fail deep inside.
         RequireLayerFits(HiddenDim, HiddenDim, nameof(HiddenDim), HiddenDim, "HiddenDim x HiddenDim");
         RequireLayerFits(HiddenDim, 2L * LatentDim, nameof(LatentDim), LatentDim, "HiddenDim x 2·LatentDim");
@@ -234,14 +122,14 @@ public sealed class VaeOptions
     internal void ValidateForInput(int inputDim) =>
         RequireLayerFits(HiddenDim, inputDim, nameof(HiddenDim), HiddenDim, $"input size ({inputDim}) x HiddenDim");
 
-    private static void RequireLayerFits(long rows, long columns, string option, int value, string what)
+    private void RequireLayerFits(long rows, long columns, string option, int value, string what)
     {
         if (rows * columns > Array.MaxLength)
             throw OutOfRange(option, value,
                 $"small enough for one layer's weights to fit in one array: {what} is {rows * columns:N0}, at most {Array.MaxLength:N0} is possible");
     }
 
-    private static void RequirePositive(int value, string option)
+    private void RequirePositive(int value, string option)
     {
         if (value <= 0)
             throw OutOfRange(option, value, "a value > 0");
@@ -252,7 +140,4 @@ public sealed class VaeOptions
         if (string.IsNullOrWhiteSpace(name))
             throw new ArgumentException($"VaeOptions.{option} must name a column; it is empty.", option);
     }
-
-    private static ArgumentOutOfRangeException OutOfRange(string option, object value, string allowed) =>
-        new(option, value, $"VaeOptions.{option} is {value}; it must be {allowed}.");
 }

@@ -1,7 +1,7 @@
 namespace MLNetVae;
 
 /// <summary>
-/// Thrown by <see cref="VaeEstimator.Fit"/> when <see cref="VaeOptions.CancellationToken"/> is cancelled. It is an
+/// Thrown by <see cref="VaeEstimator.Fit"/> when <see cref="VaeTrainingOptions.CancellationToken"/> is cancelled. It is an
 /// <see cref="OperationCanceledException"/>, so code that catches cancellation keeps working, and it also carries
 /// the model of the best epoch that completed before the cancellation (<see cref="BestModelSoFar"/>).
 /// </summary>

@@ -46,7 +46,7 @@ public sealed class VaeAnomalyEstimator : IEstimator<VaeAnomalyTransformer>
     /// <see cref="VaeAnomalyOptions.CalibrationFraction"/> leaves too few rows on either side.</exception>
     /// <exception cref="VaeTrainingDivergedException">The loss became non-finite or ran away, or the trained model scores more than
     /// <see cref="VaeAnomalyOptions.Contamination"/> of the calibration rows as +∞ (no finite threshold exists).</exception>
-    /// <exception cref="OperationCanceledException"><see cref="VaeAnomalyOptions.CancellationToken"/> was cancelled.</exception>
+    /// <exception cref="OperationCanceledException"><see cref="VaeTrainingOptions.CancellationToken"/> was cancelled.</exception>
     public VaeAnomalyTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);

@@ -1,5 +1,3 @@
-using System.Text.Json.Serialization;
-
 namespace MLNetVae;
 
 /// <summary>How <see cref="VaeAnomalyTransformer"/> turns a row into an anomaly score (higher = more anomalous).</summary>
@@ -23,7 +21,7 @@ public enum VaeAnomalyScoreKind
     /// The negative evidence lower bound the model was trained on, per row: the summed squared error of decoder(z)
     /// (averaged over <see cref="VaeAnomalyOptions.MonteCarloSamples"/> draws, seeded as for
     /// <see cref="MonteCarloReconstructionError"/>) plus β · KL(q(z|x) ‖ N(0, I)). The squared error is measured in the
-    /// scale the network was trained in (standardized when <see cref="VaeAnomalyOptions.Standardize"/> is on), so every
+    /// scale the network was trained in (standardized when <see cref="VaeTrainingOptions.Standardize"/> is on), so every
     /// feature counts alike whatever its units. The default.
     /// </summary>
     NegativeElbo = 2,
@@ -46,7 +44,7 @@ public enum VaeAnomalyScoreKind
 /// <see cref="VaeAnomalyTransformer.WithThresholdForFalsePositiveRate"/>.</para>
 /// <para>Call <see cref="Validate"/> to check a set of options without training; the estimator does it too.</para>
 /// </remarks>
-public sealed class VaeAnomalyOptions
+public sealed class VaeAnomalyOptions : VaeTrainingOptions
 {
     /// <summary>Default values of <see cref="VaeAnomalyOptions"/>, and the rules for the sizes chosen from the input.</summary>
     public static class Defaults
@@ -75,7 +73,7 @@ public sealed class VaeAnomalyOptions
         /// <summary>Draws per row for the sampling scores.</summary>
         public const int MonteCarloSamples = 10;
         /// <summary>
-        /// Weight of the KL term (see <see cref="VaeOptions.Beta"/>): 1, the true evidence lower bound, rather than the
+        /// Weight of the KL term (see <see cref="VaeTrainingOptions.Beta"/>): 1, the true evidence lower bound, rather than the
         /// featurizer's 0.01 — chosen with the evaluation (docs/evaluation.md); unused latent dimensions then collapse
         /// onto the prior, which sizes the bottleneck to the data.
         /// </summary>
@@ -94,7 +92,7 @@ public sealed class VaeAnomalyOptions
         public const double ValidationFraction = VaeOptions.Defaults.ValidationFraction;
         /// <summary>Epochs without validation improvement before training stops; 0 disables early stopping.</summary>
         public const int EarlyStoppingPatience = 20;
-        /// <summary>Epochs of KL warm-up (see <see cref="VaeOptions.KlWarmupEpochs"/>).</summary>
+        /// <summary>Epochs of KL warm-up (see <see cref="VaeTrainingOptions.KlWarmupEpochs"/>).</summary>
         public const int KlWarmupEpochs = 0;
         /// <summary>Whether the VAE standardizes its input (the statistics are part of the model).</summary>
         public const bool Standardize = VaeOptions.Defaults.Standardize;
@@ -134,6 +132,14 @@ public sealed class VaeAnomalyOptions
         }
     }
 
+    /// <summary>Options with the detector's defaults (see <see cref="Defaults"/>; the other training settings default as in <see cref="VaeOptions.Defaults"/>).</summary>
+    public VaeAnomalyOptions()
+    {
+        BatchSize = Defaults.BatchSize;
+        Beta = Defaults.Beta;
+        EarlyStoppingPatience = Defaults.EarlyStoppingPatience;
+    }
+
     /// <summary>Input column: a known-size vector of <see cref="float"/> (dense or sparse), free of NaN and ∞ for training.</summary>
     public string FeatureColumnName { get; set; } = Defaults.FeatureColumnName;
 
@@ -145,48 +151,6 @@ public sealed class VaeAnomalyOptions
 
     /// <summary>Maximum number of epochs; <see langword="null"/> chooses <see cref="Defaults.EpochsFor"/> of the row count.</summary>
     public int? Epochs { get; set; }
-
-    /// <summary>Rows per optimizer step (see <see cref="VaeOptions.BatchSize"/>).</summary>
-    public int BatchSize { get; set; } = Defaults.BatchSize;
-
-    /// <summary>Adam learning rate (see <see cref="VaeOptions.LearningRate"/>).</summary>
-    public double LearningRate { get; set; } = Defaults.LearningRate;
-
-    /// <summary>Weight of the KL divergence in the loss (see <see cref="VaeOptions.Beta"/>), default 1; also weighs the KL in <see cref="VaeAnomalyScoreKind.NegativeElbo"/>.</summary>
-    public double Beta { get; set; } = Defaults.Beta;
-
-    /// <summary>Epochs over which β ramps up from 0 (see <see cref="VaeOptions.KlWarmupEpochs"/>); 0 turns warm-up off.</summary>
-    public int KlWarmupEpochs { get; set; } = Defaults.KlWarmupEpochs;
-
-    /// <summary>
-    /// Seed of training (see <see cref="VaeOptions.Seed"/>) and of the sampling scores; <see langword="null"/> draws it
-    /// from the <c>MLContext</c>'s random source.
-    /// </summary>
-    public int? Seed { get; set; }
-
-    /// <summary>Standardize every feature with statistics of the training rows, kept in the model (see <see cref="VaeOptions.Standardize"/>).</summary>
-    public bool Standardize { get; set; } = Defaults.Standardize;
-
-    /// <summary>Fraction of the rows held out as validation data, in [0, 1) (see <see cref="VaeOptions.ValidationFraction"/>).</summary>
-    public double ValidationFraction { get; set; } = Defaults.ValidationFraction;
-
-    /// <summary>Epochs without a lower validation loss before training stops; 0 trains all epochs (see <see cref="VaeOptions.EarlyStoppingPatience"/>).</summary>
-    public int EarlyStoppingPatience { get; set; } = Defaults.EarlyStoppingPatience;
-
-    /// <summary>
-    /// Threads TorchSharp trains with; <see langword="null"/> keeps TorchSharp's default (see <see cref="VaeOptions.NumberOfThreads"/>).
-    /// For the small networks chosen for tabular data, 1 is about as fast as 2 on an idle machine and was up to 30x
-    /// faster when another process held a core (docs/evaluation.md, "Speed").
-    /// </summary>
-    public int? NumberOfThreads { get; set; }
-
-    /// <summary>Receives a report after every training epoch. Reports are also written to <c>MLContext.Log</c>.</summary>
-    [JsonIgnore]
-    public IProgress<VaeEpochReport>? Progress { get; set; }
-
-    /// <summary>Cancels training between batches; <c>Fit</c> then throws <see cref="OperationCanceledException"/>.</summary>
-    [JsonIgnore]
-    public CancellationToken CancellationToken { get; set; }
 
     /// <summary>How a row is scored; see <see cref="VaeAnomalyScoreKind"/>. Default <see cref="VaeAnomalyScoreKind.NegativeElbo"/>.</summary>
     public VaeAnomalyScoreKind ScoreKind { get; set; } = Defaults.ScoreKind;
@@ -202,7 +166,7 @@ public sealed class VaeAnomalyOptions
     public double Contamination { get; set; } = Defaults.Contamination;
 
     /// <summary>
-    /// Share of the rows, in [0, 1), held out of training (chosen at random, seeded by <see cref="Seed"/>) so that the
+    /// Share of the rows, in [0, 1), held out of training (chosen at random, seeded by <see cref="VaeTrainingOptions.Seed"/>) so that the
     /// <see cref="Contamination"/> threshold is a quantile of scores of rows the model has not seen, like new data.
     /// 0 (the default) trains on every row and takes the quantile of the training rows' scores, which are lower than new
     /// rows' when the model overfits, so more than <see cref="Contamination"/> of new data is then flagged. At least
@@ -242,20 +206,7 @@ public sealed class VaeAnomalyOptions
             throw OutOfRange(nameof(LatentDim), latent, "null (chosen from the input size) or a value > 0");
         if (Epochs is { } epochs && epochs <= 0)
             throw OutOfRange(nameof(Epochs), epochs, "null (chosen from the row count) or a value > 0");
-        if (BatchSize <= 0)
-            throw OutOfRange(nameof(BatchSize), BatchSize, "a value > 0");
-        if (!double.IsFinite(LearningRate) || LearningRate <= 0)
-            throw OutOfRange(nameof(LearningRate), LearningRate, "a finite value > 0");
-        if (!double.IsFinite(Beta) || Beta < 0)
-            throw OutOfRange(nameof(Beta), Beta, "a finite value >= 0");
-        if (KlWarmupEpochs < 0)
-            throw OutOfRange(nameof(KlWarmupEpochs), KlWarmupEpochs, "a value >= 0 (0 turns warm-up off)");
-        if (!(ValidationFraction >= 0 && ValidationFraction < 1))
-            throw OutOfRange(nameof(ValidationFraction), ValidationFraction, "a value in [0, 1)");
-        if (EarlyStoppingPatience < 0)
-            throw OutOfRange(nameof(EarlyStoppingPatience), EarlyStoppingPatience, "a value >= 0 (0 disables early stopping)");
-        if (NumberOfThreads is { } threads && threads <= 0)
-            throw OutOfRange(nameof(NumberOfThreads), threads, "null (TorchSharp's default) or a value > 0");
+        ValidateTrainingSettings();
         if (!Enum.IsDefined(ScoreKind))
             throw OutOfRange(nameof(ScoreKind), ScoreKind, $"one of {string.Join(", ", Enum.GetNames<VaeAnomalyScoreKind>())}");
         if (MonteCarloSamples is < 1 or > 1000)
@@ -275,6 +226,10 @@ public sealed class VaeAnomalyOptions
             (ScoreColumnName, nameof(ScoreColumnName)), (PredictedLabelColumnName, nameof(PredictedLabelColumnName)),
             (PerFeatureErrorColumnName, nameof(PerFeatureErrorColumnName)),
         }.Where(o => o.Item1 is not null).ToList();
+        var clash = outputs.FirstOrDefault(o => string.Equals(o.Item1, FeatureColumnName, StringComparison.Ordinal));
+        if (clash.Item1 is not null)
+            throw new ArgumentException(
+                $"VaeAnomalyOptions.{clash.Item2} is '{clash.Item1}', the name of the feature column. Give the output its own name (the feature column stays readable after scoring).");
         var duplicate = outputs.GroupBy(o => o.Item1, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null)
             throw new ArgumentException(
@@ -285,24 +240,15 @@ public sealed class VaeAnomalyOptions
     internal VaeOptions ToVaeOptions(int inputDim, long rows)
     {
         long trainingRows = rows - (long)Math.Floor(rows * ValidationFraction);
-        return new VaeOptions
+        var vae = new VaeOptions
         {
             InputColumnName = FeatureColumnName,
             HiddenDim = HiddenDim ?? Defaults.HiddenDimFor(inputDim),
             LatentDim = LatentDim ?? Defaults.LatentDimFor(inputDim),
             Epochs = Epochs ?? Defaults.EpochsFor(trainingRows, BatchSize),
-            BatchSize = BatchSize,
-            LearningRate = LearningRate,
-            Beta = Beta,
-            KlWarmupEpochs = KlWarmupEpochs,
-            Seed = Seed,
-            Standardize = Standardize,
-            ValidationFraction = ValidationFraction,
-            EarlyStoppingPatience = EarlyStoppingPatience,
-            NumberOfThreads = NumberOfThreads,
-            Progress = Progress,
-            CancellationToken = CancellationToken,
         };
+        CopyTrainingSettingsTo(vae);
+        return vae;
     }
 
     internal static void RequireContamination(double contamination, string parameter)
@@ -317,7 +263,4 @@ public sealed class VaeAnomalyOptions
         if (string.IsNullOrWhiteSpace(name))
             throw new ArgumentException($"VaeAnomalyOptions.{option} must name a column; it is empty.", option);
     }
-
-    private static ArgumentOutOfRangeException OutOfRange(string option, object value, string allowed) =>
-        new(option, value, $"VaeAnomalyOptions.{option} is {value}; it must be {allowed}.");
 }

@@ -34,7 +34,7 @@ internal sealed class TrainingScalars : IDisposable
     public Scalar MinusHalf { get; }
     public Scalar Beta { get; }
 
-    /// <summary>The upper clamp of logvar, or null for none (an infinite <see cref="VaeOptions.LogVarianceLimit"/>).</summary>
+    /// <summary>The upper clamp of logvar, or null for none (an infinite <see cref="VaeTrainingOptions.LogVarianceLimit"/>).</summary>
     public Scalar? LogVarLimit { get; }
 
     public void Dispose()

@@ -223,7 +223,7 @@ internal sealed class VaeTrainer
         return new Result(weights, reportAll);
     }
 
-    /// <summary>β of an epoch: linear from 0 (epoch 1) to <see cref="VaeOptions.Beta"/> at epoch KlWarmupEpochs + 1.</summary>
+    /// <summary>β of an epoch: linear from 0 (epoch 1) to <see cref="VaeTrainingOptions.Beta"/> at epoch KlWarmupEpochs + 1.</summary>
     internal double KlWeight(int epoch) =>
         options.KlWarmupEpochs <= 0 ? options.Beta : options.Beta * Math.Min(1.0, (epoch - 1) / (double)options.KlWarmupEpochs);
 

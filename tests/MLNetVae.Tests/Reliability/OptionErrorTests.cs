@@ -109,4 +109,55 @@ public class OptionErrorTests
         valid.Epochs = 0;
         Assert.Equal(1, estimator.Options.Epochs);
     }
+
+    [Theory]
+    [InlineData(nameof(VaeTrainingOptions.LearningRate))]
+    [InlineData(nameof(VaeTrainingOptions.LogVarianceLimit))]
+    [InlineData(nameof(VaeTrainingOptions.GradientClipNormPerRow))]
+    [InlineData(nameof(VaeTrainingOptions.Beta))]
+    public void ASettingThatDoesNotFitAFloatIsRefusedByBothEstimators(string option)
+    {
+        // Training computes in float32, where 1e39 would silently become ∞.
+        var vae = Reliable.Small();
+        typeof(VaeTrainingOptions).GetProperty(option)!.SetValue(vae, 1e39);
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => new MLContext().Transforms.VariationalAutoencoder(vae));
+        Assert.Equal(option, ex.ParamName);
+        Assert.Contains($"VaeOptions.{option} is 1E+39", ex.Message);
+        Assert.Contains("fits a float", ex.Message);
+
+        var detector = new VaeAnomalyOptions();
+        typeof(VaeTrainingOptions).GetProperty(option)!.SetValue(detector, 1e39);
+        ex = Assert.Throws<ArgumentOutOfRangeException>(() => new MLContext().AnomalyDetection.Trainers.VariationalAutoencoder(detector));
+        Assert.Contains($"VaeAnomalyOptions.{option} is 1E+39", ex.Message);
+    }
+
+    [Theory]
+    [InlineData(nameof(VaeAnomalyOptions.ScoreColumnName))]
+    [InlineData(nameof(VaeAnomalyOptions.PredictedLabelColumnName))]
+    [InlineData(nameof(VaeAnomalyOptions.PerFeatureErrorColumnName))]
+    public void ADetectorOutputNamedLikeTheFeatureColumnIsRefusedAtConstruction(string option)
+    {
+        var options = new VaeAnomalyOptions();
+        typeof(VaeAnomalyOptions).GetProperty(option)!.SetValue(options, "Features");
+        var ex = Assert.Throws<ArgumentException>(() => new MLContext().AnomalyDetection.Trainers.VariationalAutoencoder(options));
+        Assert.Contains($"VaeAnomalyOptions.{option} is 'Features', the name of the feature column", ex.Message);
+    }
+
+    [Fact]
+    public void EveryTrainingSettingOfTheDetectorReachesItsVae()
+    {
+        // One definition of the training settings: the detector passes all of them, including the four it could not
+        // set before (StandardizeScaleFloor, LogVarianceLimit, GradientClipNormPerRow, SkipNonFiniteRows).
+        var options = new VaeAnomalyOptions
+        {
+            HiddenDim = 8, LatentDim = 2, Epochs = 1, NumberOfThreads = 1, Seed = 4, BatchSize = 32, LearningRate = 0.002,
+            Beta = 0.5, KlWarmupEpochs = 1, StandardizeScaleFloor = 0.2, ValidationFraction = 0.2, EarlyStoppingPatience = 3,
+            LogVarianceLimit = 15, GradientClipNormPerRow = 100, SkipNonFiniteRows = true,
+        };
+        using var detector = new MLContext().AnomalyDetection.Trainers.VariationalAutoencoder(options)
+            .Fit(MLNetVae.Tests.TestSupport.TestData.Random(new MLContext(), rows: 100, width: 4, seed: 1));
+        var vae = detector.Vae.Options;
+        foreach (var property in typeof(VaeTrainingOptions).GetProperties().Where(p => p.Name is not (nameof(VaeTrainingOptions.Progress) or nameof(VaeTrainingOptions.CancellationToken))))
+            Assert.Equal(property.GetValue(options), property.GetValue(vae));
+    }
 }
