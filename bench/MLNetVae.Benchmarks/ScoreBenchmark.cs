@@ -3,7 +3,6 @@ using System.Numerics.Tensors;
 using System.Text.Json.Nodes;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using Microsoft.ML.Transforms.Onnx;
 
 namespace MLNetVae.Benchmarks;
 

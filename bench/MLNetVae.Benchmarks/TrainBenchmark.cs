@@ -128,7 +128,7 @@ internal static class TrainBenchmark
 
 /// <summary>
 /// Training memory: one process, one Fit of many epochs; VmRSS and VmHWM (peak) sampled after every epoch through
-/// <see cref="VaeOptions.Progress"/>. The ratio peak after the last epoch / peak after the checkpoint epoch shows
+/// <see cref="VaeTrainingOptions.Progress"/>. The ratio peak after the last epoch / peak after the checkpoint epoch shows
 /// whether memory keeps growing with the number of epochs (a leak or allocator fragmentation).
 /// </summary>
 internal static class MemoryBenchmark

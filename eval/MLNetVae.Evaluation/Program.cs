@@ -4,7 +4,6 @@ using System.Reflection;
 using System.Text;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using MLNetVae;
 
 namespace MLNetVae.Evaluation;
 

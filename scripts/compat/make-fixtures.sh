@@ -16,7 +16,10 @@ trap 'rm -rf "$work"' EXIT
 git -C "$repo" archive "$commit" | tar -x -C "$work"
 mkdir -p "$work/compat"
 cp "$repo/scripts/compat/FixtureWriter.cs" "$work/compat/Program.cs"
-cat > "$work/compat/FixtureWriter.csproj" <<'PROJ'
+# Trees with central package management (Directory.Packages.props) take no versions in the project; older ones do.
+if [[ -f "$work/Directory.Packages.props" ]]; then versions=(); else
+  versions=(' Version="$(LibTorchCpuVersion)"' ' Version="$(OnnxRuntimeGpuVersion)"'); fi
+cat > "$work/compat/FixtureWriter.csproj" <<PROJ
 <Project Sdk="Microsoft.NET.Sdk">
   <PropertyGroup>
     <OutputType>Exe</OutputType>
@@ -25,8 +28,8 @@ cat > "$work/compat/FixtureWriter.csproj" <<'PROJ'
   </PropertyGroup>
   <ItemGroup>
     <ProjectReference Include="../src/MLNetVae/MLNetVae.csproj" />
-    <PackageReference Include="libtorch-cpu-linux-x64" Version="$(LibTorchCpuVersion)" />
-    <PackageReference Include="Microsoft.ML.OnnxRuntime.Gpu" Version="$(OnnxRuntimeGpuVersion)" />
+    <PackageReference Include="libtorch-cpu-linux-x64"${versions[0]:-} />
+    <PackageReference Include="Microsoft.ML.OnnxRuntime.Gpu"${versions[1]:-} />
   </ItemGroup>
 </Project>
 PROJ

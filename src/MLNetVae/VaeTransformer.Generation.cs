@@ -17,11 +17,12 @@ public sealed partial class VaeTransformer
     /// <param name="count">Number of rows, &gt; 0.</param>
     /// <param name="seed">Seed of the latent noise; <see langword="null"/> draws one from the <c>MLContext</c>'s random source.</param>
     /// <returns><paramref name="count"/> arrays of <see cref="InputDim"/> values.</returns>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="count"/> is not positive.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="count"/> is not positive, or so large that its rows overflow an array.</exception>
     public float[][] Sample(int count, int? seed = null)
     {
         if (count <= 0)
             throw new ArgumentOutOfRangeException(nameof(count), count, $"Sample needs a count > 0; it is {count}.");
+        RequireRowsFit(count, nameof(count), nameof(Sample));
         int actualSeed = seed ?? environment.Register(nameof(Sample)).Rand.Next();
         var noise = GaussianNoise.ForSeed(actualSeed);
         var z = new float[count * LatentDim];
@@ -38,13 +39,14 @@ public sealed partial class VaeTransformer
     /// <param name="b">End row, <see cref="InputDim"/> finite values in the original scale.</param>
     /// <param name="steps">Number of rows returned, ends included: at least 2.</param>
     /// <exception cref="ArgumentException">A row has the wrong length or a NaN/∞ value (the message says which).</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="steps"/> is less than 2.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="steps"/> is less than 2, or so large that its rows overflow an array.</exception>
     public float[][] Interpolate(float[] a, float[] b, int steps)
     {
         RequireRow(a, nameof(a), null);
         RequireRow(b, nameof(b), null);
         if (steps < 2)
             throw new ArgumentOutOfRangeException(nameof(steps), steps, $"Interpolate needs at least 2 steps (both ends); it is {steps}.");
+        RequireRowsFit(steps, nameof(steps), nameof(Interpolate));
 
         using var lease = LeaseScorer();
         var scorer = lease.Scorer;
@@ -120,6 +122,19 @@ public sealed partial class VaeTransformer
                 result[start + i] = output.AsSpan(i * inputDim, inputDim).ToArray();
         }
         return result;
+    }
+
+    /// <summary>
+    /// The latent codes of <paramref name="rows"/> rows are one array (rows × latent), and the decoded rows must exist
+    /// too: a count whose sizes overflow an array is refused up front instead of failing inside the arithmetic.
+    /// </summary>
+    private void RequireRowsFit(int rows, string parameter, string method)
+    {
+        long values = (long)rows * Math.Max(LatentDim, InputDim);
+        if (values > Array.MaxLength)
+            throw new ArgumentOutOfRangeException(parameter, rows,
+                $"{method} cannot make {rows:N0} rows: {rows:N0} x {Math.Max(LatentDim, InputDim)} values exceed the largest array " +
+                $"({Array.MaxLength:N0}). Ask for at most {Array.MaxLength / Math.Max(LatentDim, InputDim):N0} rows per call.");
     }
 
     private void RequireRow(float[]? row, string parameter, int? index)

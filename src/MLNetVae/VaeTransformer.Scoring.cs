@@ -56,11 +56,20 @@ public sealed partial class VaeTransformer : ITransformer, IDisposable
     /// temporary files first and moved into place only when both are complete, so a failure (full disk, read-only
     /// folder) never leaves a half-written model, or a new encoder beside an old decoder, behind.
     /// </summary>
-    /// <exception cref="IOException">A target exists and <paramref name="overwrite"/> is false.</exception>
+    /// <exception cref="IOException">A target exists and <paramref name="overwrite"/> is false, or a target is an existing directory.</exception>
+    /// <exception cref="ArgumentException">A path ends with a directory separator, or both paths name the same file.</exception>
     public void ExportOnnx(string encoderPath, string decoderPath, bool overwrite = false)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(encoderPath);
         ArgumentException.ThrowIfNullOrWhiteSpace(decoderPath);
+        foreach (var path in new[] { encoderPath, decoderPath })
+        {
+            // A folder is not a file name: say so rather than fail in the temporary-file move (or write "encoder.onnx/.tmp").
+            if (Directory.Exists(path))
+                throw new IOException($"'{path}' is an existing directory; ExportOnnx needs a file path such as '{Path.Combine(path, "encoder.onnx")}'.");
+            if (path.EndsWith(Path.DirectorySeparatorChar) || path.EndsWith(Path.AltDirectorySeparatorChar))
+                throw new ArgumentException($"'{path}' ends with a directory separator; ExportOnnx needs a file path such as '{Path.Combine(path, "encoder.onnx")}'.", path == encoderPath ? nameof(encoderPath) : nameof(decoderPath));
+        }
         if (Path.GetFullPath(encoderPath) == Path.GetFullPath(decoderPath))
             throw new ArgumentException($"The encoder and decoder paths are the same file ('{encoderPath}'); give each its own path.");
         if (!overwrite)

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.CommandLine.Parsing;
 using System.Globalization;
 using MLNetVae.Cli.Data;
 
@@ -45,11 +44,21 @@ internal static class CommonOptions
         DefaultValueFactory = _ => LabelledCsv.LabelColumn,
     };
 
-    public static Option<float?> Threshold() => new("--threshold")
+    public static Option<float?> Threshold()
     {
-        Description = "Flag rows whose score (reconstruction error) is above this value, instead of the threshold stored in the model.",
-        HelpName = "score",
-    };
+        var option = new Option<float?>("--threshold")
+        {
+            Description = "Flag rows whose score is above this value, instead of the threshold stored in the model.",
+            HelpName = "score",
+        };
+        option.Validators.Add(result =>
+        {
+            // NaN would flag nothing and ∞ everything or nothing: neither is a threshold.
+            if (result.Tokens.Count > 0 && float.TryParse(result.Tokens[^1].Value, NumberStyles.Float, CultureInfo.InvariantCulture, out float value) && !float.IsFinite(value))
+                result.AddError($"--threshold must be a finite number; got {result.Tokens[^1].Value}.");
+        });
+        return option;
+    }
 
     public static Option<int> Seed(string description) => new("--seed")
     {

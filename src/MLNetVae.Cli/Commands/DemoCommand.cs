@@ -110,7 +110,9 @@ internal static class DemoCommand
 
         var options = VaeOptionsFor(settings);
         options.Validate();
-        string dataPath = InputPaths.ResolveExistingFile(settings.DataPath, "data file", "Check the path, or leave --data out to use the bundled sample.");
+        string dataPath = settings.DataPath == DefaultDataPath
+            ? InputPaths.ResolveBundledFile(settings.DataPath, "bundled sample data")
+            : InputPaths.ResolveExistingFile(settings.DataPath, "data file", "Check the path, or leave --data out to use the bundled sample.");
         var output = OutputFolder.Prepare(settings.OutputPath, settings.Overwrite, OutputFiles);
 
         var ml = new MLContext(seed: settings.Seed);
@@ -150,14 +152,17 @@ internal static class DemoCommand
         cancellationToken.ThrowIfCancellationRequested();
 
         // 4. Files.
-        output.Create();
-        vae.ExportOnnx(output.File(EncoderFile), output.File(DecoderFile), output.Overwrite);
         var projection = LatentProjection.ToTwoDimensions(mu);
-        Plots.Latent(output.File(LatentPlotFile), projection, data.Labels,
-            $"VAE latent means of {Path.GetFileName(dataPath)}, projected to 2-D");
-        Plots.Loss(output.File(LossPlotFile), training, $"VAE training on {Path.GetFileName(dataPath)}");
         var report = DemoReport.Create(dataPath, data, options, training, vaeResult, pca.Rank, settings.Seed, pcaResult, pcaErrorResult, projection, total.Elapsed.TotalSeconds);
-        Output.ReportFile.Write(output.File(ReportFile), report);
+        var onnx = OnnxPair.Of(vae);
+        output.WriteAll(
+        [
+            (EncoderFile, path => File.WriteAllBytes(path, onnx.Encoder)),
+            (DecoderFile, path => File.WriteAllBytes(path, onnx.Decoder)),
+            (LatentPlotFile, path => Plots.Latent(path, projection, data.Labels, $"VAE latent means of {Path.GetFileName(dataPath)}, projected to 2-D")),
+            (LossPlotFile, path => Plots.Loss(path, training, $"VAE training on {Path.GetFileName(dataPath)}")),
+            (ReportFile, path => Output.ReportFile.Write(path, report)),
+        ], cancellationToken);
 
         console.WriteLine();
         console.Write(ResultsTable.Create([vaeResult, pcaResult, pcaErrorResult]));

@@ -69,18 +69,20 @@ internal static class EvaluateCommand
         var roc = RocCurve.Compute(labels, scored.Scores);
         cancellationToken.ThrowIfCancellationRequested();
 
-        output.Create();
         string name = Path.GetFileName(dataPath);
-        Plots.ScoreHistogram(output.File(HistogramFile), scored.Scores, labels, scored.Threshold,
-            "Score: VAE reconstruction error (mean squared error per feature)", $"Anomaly scores on {name}, by label");
         int normals = result.Rows - result.Anomalies;
-        Plots.Roc(output.File(RocFile), roc, result.RocAuc,
-            normals == 0 ? 0 : (double)result.FalsePositives / normals, (double)result.TruePositives / result.Anomalies,
-            $"threshold {scored.Threshold.ToString("G4", CultureInfo.InvariantCulture)}: precision {result.Precision:0.00}, recall {result.Recall:0.00}",
-            $"ROC of the VAE's anomaly score on {name}");
-        Output.ReportFile.Write(output.File(ReportFile), new Report("mlnetvae evaluate",
-            typeof(Report).Assembly.GetName().Version?.ToString(3) ?? "unknown", DateTimeOffset.UtcNow, model.Path, dataPath,
-            data.LabelColumn!, scored.ThresholdSource, result, scoreSeconds));
+        output.WriteAll(
+        [
+            (HistogramFile, path => Plots.ScoreHistogram(path, scored.Scores, labels, scored.Threshold,
+                "Score: VAE reconstruction error (mean squared error per feature)", $"Anomaly scores on {name}, by label")),
+            (RocFile, path => Plots.Roc(path, roc, result.RocAuc,
+                normals == 0 ? 0 : (double)result.FalsePositives / normals, (double)result.TruePositives / result.Anomalies,
+                $"threshold {scored.Threshold.ToString("G4", CultureInfo.InvariantCulture)}: precision {result.Precision:0.00}, recall {result.Recall:0.00}",
+                $"ROC of the VAE's anomaly score on {name}")),
+            (ReportFile, path => Output.ReportFile.Write(path, new Report("mlnetvae evaluate",
+                typeof(Report).Assembly.GetName().Version?.ToString(3) ?? "unknown", DateTimeOffset.UtcNow, model.Path, dataPath,
+                data.LabelColumn!, scored.ThresholdSource, result, scoreSeconds))),
+        ], cancellationToken);
 
         console.WriteLine();
         console.Write(MetricsTable(result, scored));

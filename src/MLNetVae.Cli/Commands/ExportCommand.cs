@@ -2,6 +2,7 @@ using System.CommandLine;
 using Microsoft.ML;
 using MLNetVae.Cli.Infrastructure;
 using MLNetVae.Cli.Modeling;
+using MLNetVae.Cli.Output;
 using Spectre.Console;
 
 namespace MLNetVae.Cli.Commands;
@@ -37,8 +38,9 @@ internal static class ExportCommand
         var output = OutputFolder.Prepare(settings.OutputPath, settings.Overwrite, OutputFiles);
         var ml = new MLContext(seed: 1);
         using var vae = ModelFile.LoadVae(ml, settings.ModelPath);
-        output.Create();
-        vae.ExportOnnx(output.File(EncoderFile), output.File(DecoderFile), output.Overwrite);
+        var onnx = OnnxPair.Of(vae);
+        output.WriteAll([(EncoderFile, path => File.WriteAllBytes(path, onnx.Encoder)), (DecoderFile, path => File.WriteAllBytes(path, onnx.Decoder))],
+            CancellationToken.None);
 
         var console = context.Out;
         console.MarkupLineInterpolated($"[bold]Model[/] {Path.GetFullPath(settings.ModelPath)}: VAE {vae.InputDim} → {vae.HiddenDim} → {vae.LatentDim}{(vae.IsStandardized ? ", standardization folded into both graphs" : "")}");

@@ -2,8 +2,6 @@ using System.CommandLine;
 using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using Microsoft.ML.OnnxRuntime;
-using Microsoft.ML.OnnxRuntime.Tensors;
 using MLNetVae.Cli.Infrastructure;
 using MLNetVae.Cli.Modeling;
 using MLNetVae.Cli.Output;
@@ -45,52 +43,30 @@ internal static class SampleCommand
         var vae = model.Vae;
         var names = ColumnNames(model);
 
-        var z = Draw(settings.Count, vae.LatentDim, settings.Seed);
         cancellationToken.ThrowIfCancellationRequested();
-        var rows = Decode(vae, z, settings.Count);
+        float[][] rows;
+        try
+        {
+            // The library's generation: z ~ N(0, I) from the seed, decoded by the model's own ONNX decoder.
+            rows = vae.Sample(settings.Count, settings.Seed);
+        }
+        catch (ArgumentOutOfRangeException e) when (e.ParamName == "count")
+        {
+            throw new CliException($"--count {settings.Count} is too large for this model: {e.Message.Split(" (Parameter")[0]}",
+                "Ask for fewer rows, or run sample several times with different --seed values.");
+        }
 
-        OutputFile.CreateParent(outputPath);
-        CsvOutput.Write(outputPath, names, writeLine =>
+        OutputFile.Write(outputPath, path => CsvOutput.Write(path, names, writeLine =>
         {
             for (int i = 0; i < settings.Count; i++)
-                writeLine(rows.AsSpan(i * vae.InputDim, vae.InputDim).ToArray().Select(CsvOutput.Number));
-        });
+                writeLine(rows[i].Select(CsvOutput.Number));
+        }));
 
         var console = context.Out;
         console.MarkupLineInterpolated($"[bold]Model[/] {model.Path}: {ScoreCommand.Describe(model)}");
-        console.MarkupLineInterpolated($"[bold]Sampled[/] {settings.Count} latent vectors z ~ N(0, I) of size {vae.LatentDim} (seed {settings.Seed}) and decoded them with the model's decoder (ONNX Runtime).");
+        console.MarkupLineInterpolated($"[bold]Sampled[/] {settings.Count} latent vectors z ~ N(0, I) of size {vae.LatentDim} (seed {settings.Seed}) and decoded them with the model's decoder (VaeTransformer.Sample).");
         console.MarkupLineInterpolated($"[bold]Wrote[/] {outputPath} ({settings.Count} rows × {vae.InputDim} columns: {Shorten(names)})");
         return ExitCodes.Success;
-    }
-
-    /// <summary>Standard normal draws (Box–Muller on <see cref="Random"/>), row-major [count, latent].</summary>
-    internal static float[] Draw(int count, int latent, int seed)
-    {
-        var random = new Random(seed);
-        var z = new float[count * latent];
-        for (int i = 0; i < z.Length; i += 2)
-        {
-            double u1 = 1.0 - random.NextDouble(), u2 = random.NextDouble();
-            double radius = Math.Sqrt(-2.0 * Math.Log(u1));
-            z[i] = (float)(radius * Math.Cos(2 * Math.PI * u2));
-            if (i + 1 < z.Length)
-                z[i + 1] = (float)(radius * Math.Sin(2 * Math.PI * u2));
-        }
-        return z;
-    }
-
-    /// <summary>Runs the decoder graph on <paramref name="z"/>; returns [count, input] in the original scale.</summary>
-    private static float[] Decode(VaeTransformer vae, float[] z, int count)
-    {
-        using var encoder = new MemoryStream();
-        using var decoder = new MemoryStream();
-        vae.ExportOnnx(encoder, decoder);
-        using var options = new SessionOptions { IntraOpNumThreads = 1 };
-        using var session = new InferenceSession(decoder.ToArray(), options);
-        string input = session.InputMetadata.Keys.Single();
-        string output = session.OutputMetadata.Keys.Single();
-        using var results = session.Run([NamedOnnxValue.CreateFromTensor(input, new DenseTensor<float>(z, [count, vae.LatentDim]))]);
-        return results.Single(r => r.Name == output).AsTensor<float>().ToArray();
     }
 
     /// <summary>The model's input column names when they are one scalar per feature (models from a CSV); else Feature0..N.</summary>

@@ -62,8 +62,7 @@ internal static class ScoreCommand
         header.Add(AnomalyPipeline.PredictedLabelColumn);
         if (data.Labels is not null)
             header.Add(data.LabelColumn!);
-        OutputFile.CreateParent(outputPath);
-        CsvOutput.Write(outputPath, header, writeLine =>
+        OutputFile.Write(outputPath, path => CsvOutput.Write(path, header, writeLine =>
         {
             for (int i = 0; i < scored.Scores.Length; i++)
             {
@@ -75,7 +74,7 @@ internal static class ScoreCommand
                     fields.Add(labels[i].ToString(CultureInfo.InvariantCulture));
                 writeLine(fields);
             }
-        });
+        }));
 
         console.MarkupLineInterpolated(
             $"[bold]Flagged[/] {scored.FlaggedCount} of {scored.Scores.Length} rows ({Format.Percent(Math.Round((double)scored.FlaggedCount / scored.Scores.Length, 3))}) with score > {scored.Threshold.ToString("G6", CultureInfo.InvariantCulture)} (threshold {scored.ThresholdSource}).");

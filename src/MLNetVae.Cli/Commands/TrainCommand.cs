@@ -202,10 +202,6 @@ internal static class TrainCommand
         }
         work.ThrowIfCancellationRequested();
 
-        output.Create();
-        ml.Model.SaveSafely(model, AnomalyPipeline.InputSchema(data), output.File(ModelFile), output.Overwrite);
-        vae.ExportOnnx(output.File(EncoderFile), output.File(DecoderFile), output.Overwrite);
-        Plots.Loss(output.File(LossPlotFile), training, $"VAE training on {Path.GetFileName(dataPath)}");
         var report = TrainReport.Create(dataPath, data, settings, options, training, cancelled,
             new TrainReport.ThresholdInfo(threshold, settings.Contamination, settings.CalibrationFraction,
                 split.HoldsOut
@@ -213,7 +209,17 @@ internal static class TrainCommand
                     : $"nearest-rank {1 - settings.Contamination:0.###} quantile of the reconstruction errors of all {trainingErrors.Length} training rows",
                 flaggedCalibration, calibrationErrors.Length, flaggedTraining, trainingErrors.Length),
             labelled is null ? null : new TrainReport.LabelledInfo(labelledRows + " rows", labelled), output, total.Elapsed.TotalSeconds);
-        Output.ReportFile.Write(output.File(ReportFile), report);
+        // All five files or none: each is written beside its target, then all are moved into place together.
+        var inputSchema = AnomalyPipeline.InputSchema(data);
+        var onnx = OnnxPair.Of(vae);
+        output.WriteAll(
+        [
+            (ModelFile, path => ml.Model.SaveSafely(model, inputSchema, path, overwrite: true)),
+            (EncoderFile, path => File.WriteAllBytes(path, onnx.Encoder)),
+            (DecoderFile, path => File.WriteAllBytes(path, onnx.Decoder)),
+            (LossPlotFile, path => Plots.Loss(path, training, $"VAE training on {Path.GetFileName(dataPath)}")),
+            (ReportFile, path => Output.ReportFile.Write(path, report)),
+        ], work);
 
         console.WriteLine();
         console.MarkupLine("[bold]Wrote[/]");

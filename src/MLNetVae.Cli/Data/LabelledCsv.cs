@@ -123,7 +123,17 @@ internal static class LabelledCsv
             line = reader.ReadLine();
         if (string.IsNullOrWhiteSpace(line))
             throw Malformed(path, "is empty; expected a header line with the column names, then the data rows.");
+        if (!line.Contains(separator) && line.Contains(';'))
+            throw Malformed(path,
+                $"looks semicolon-separated: its header has {line.Count(c => c == ';')} ';' and no '{(separator == '\t' ? "tab" : separator.ToString())}'. " +
+                "Save it comma-separated with a decimal point (or tab-separated as .tsv).");
         var names = line.Split(separator).Select(CleanName).ToArray();
+        // A quoted name that holds the separator ("a,b") is split in two by this reader and would shift every column.
+        int unbalanced = Array.FindIndex(names, n => n.StartsWith('"') != n.EndsWith('"') || (n.Length == 1 && n[0] == '"'));
+        if (unbalanced >= 0)
+            throw Malformed(path,
+                $"has a quoted column name with a '{(separator == '\t' ? "tab" : separator.ToString())}' in it (near '{Shorten(names[unbalanced])}', column {unbalanced + 1} of its header). " +
+                "Column names cannot contain the separator; rename that column.");
         for (int i = 0; i < names.Length; i++)
         {
             if (names[i].Length == 0)

@@ -1,4 +1,3 @@
-using MLNetVae;
 using Spectre.Console;
 
 namespace MLNetVae.Cli.Infrastructure;
@@ -14,8 +13,9 @@ internal static class CommandExecution
         using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
         ConsoleCancelEventHandler onCancelKey = (_, e) =>
         {
-            // First Ctrl+C: stop cleanly at the next batch. A second one while we are still stopping: let the process die.
-            e.Cancel = !cancellation.IsCancellationRequested;
+            // First Ctrl+C: stop cleanly at the next batch. A second one while we are still stopping: let the process die,
+            // except while output files are being moved into place (HoldOffCtrlC), which takes milliseconds.
+            e.Cancel = !cancellation.IsCancellationRequested || Volatile.Read(ref holdOffs) > 0;
             cancellation.Cancel();
         };
         if (context.HandleCtrlC)
@@ -46,11 +46,30 @@ internal static class CommandExecution
         }
     }
 
+    private static int holdOffs;
+
+    /// <summary>Until disposed, Ctrl+C does not end the process (the files being moved into place stay a complete set).</summary>
+    public static IDisposable HoldOffCtrlC()
+    {
+        Interlocked.Increment(ref holdOffs);
+        return new HoldOff();
+    }
+
+    private sealed class HoldOff : IDisposable
+    {
+        private int disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref disposed, 1) == 0)
+                Interlocked.Decrement(ref holdOffs);
+        }
+    }
+
     private static (string Message, string? Hint, int ExitCode) Describe(Exception e) => e switch
     {
         CliException cli => (cli.Message, cli.Hint, cli.ExitCode),
-        VaeTrainingDivergedException diverged => (diverged.Message,
-            "Try a smaller --learning-rate or a larger batch; --verbose shows where it happened.", ExitCodes.Failure),
+        VaeTrainingDivergedException diverged => (diverged.Message, DivergenceHint(diverged), ExitCodes.Failure),
         // The library validates options and data with ArgumentException (the message names the option or row).
         ArgumentException argument => (OneLine(argument), "Check the options and the data file; --verbose shows the details.", ExitCodes.UsageError),
         FileNotFoundException missing => (missing.Message, "Check the path.", ExitCodes.UsageError),
@@ -58,6 +77,13 @@ internal static class CommandExecution
         UnauthorizedAccessException denied => (denied.Message, "Check the permissions of the output folder.", ExitCodes.Failure),
         IOException io => (io.Message, null, ExitCodes.Failure),
         _ => ($"{e.GetType().Name}: {e.Message}", "Run again with --verbose for the stack trace.", ExitCodes.Failure),
+    };
+
+    private static string DivergenceHint(VaeTrainingDivergedException e) => e.SuspectedOption switch
+    {
+        nameof(VaeOptions.Beta) => "Try a smaller --beta; --verbose shows where it happened.",
+        nameof(VaeOptions.Standardize) => "Leave out --no-standardize; --verbose shows where it happened.",
+        _ => "Try a smaller --learning-rate; --verbose shows where it happened.",
     };
 
     /// <summary>An ArgumentException's message without the " (Parameter 'x')" and "Actual value was" lines .NET appends.</summary>

@@ -5,7 +5,7 @@ internal static class OutputFile
 {
     /// <summary>
     /// Returns the absolute path of <paramref name="path"/> after checking that it can be written: not a folder, and not
-    /// an existing file unless <paramref name="overwrite"/>. Creates the parent folder only when writing (<see cref="CreateParent"/>).
+    /// an existing file unless <paramref name="overwrite"/>. Creates the parent folder only when writing (<see cref="Write"/>).
     /// </summary>
     public static string Prepare(string path, bool overwrite, string what = "output file")
     {
@@ -19,6 +19,25 @@ internal static class OutputFile
         return full;
     }
 
-    /// <summary>Creates the folder <paramref name="fullPath"/> goes into.</summary>
-    public static void CreateParent(string fullPath) => Directory.CreateDirectory(Path.GetDirectoryName(fullPath)!);
+    /// <summary>
+    /// Creates the folder <paramref name="fullPath"/> goes into and writes the file through a temporary file beside it,
+    /// moved into place with Ctrl+C held off: the target is the old file or the complete new one, never a partial one.
+    /// </summary>
+    public static void Write(string fullPath, Action<string> write)
+    {
+        string folder = Path.GetDirectoryName(fullPath)!;
+        Directory.CreateDirectory(folder);
+        string temporary = Path.Combine(folder, $".{Path.GetFileNameWithoutExtension(fullPath)}.partial-{Environment.ProcessId}-{Guid.NewGuid():N}{Path.GetExtension(fullPath)}");
+        try
+        {
+            write(temporary);
+            using (CommandExecution.HoldOffCtrlC())
+                File.Move(temporary, fullPath, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temporary))
+                File.Delete(temporary);
+        }
+    }
 }

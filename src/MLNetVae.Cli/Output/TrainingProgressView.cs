@@ -10,7 +10,7 @@ namespace MLNetVae.Cli.Output;
 /// </summary>
 internal static class TrainingProgressView
 {
-    /// <summary>Runs <paramref name="train"/>, handing it the <see cref="IProgress{T}"/> to put in <see cref="VaeOptions.Progress"/>.</summary>
+    /// <summary>Runs <paramref name="train"/>, handing it the <see cref="IProgress{T}"/> to put in <see cref="VaeTrainingOptions.Progress"/>.</summary>
     public static T Run<T>(IAnsiConsole console, int totalEpochs, Func<IProgress<VaeEpochReport>, T> train)
     {
         if (!console.Profile.Capabilities.Interactive)

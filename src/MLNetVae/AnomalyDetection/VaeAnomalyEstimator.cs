@@ -3,7 +3,6 @@ using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using MLNetVae.AnomalyDetection;
 using MLNetVae.Data;
-using MLNetVae.MLNet;
 
 namespace MLNetVae;
 

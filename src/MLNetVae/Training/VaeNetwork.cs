@@ -1,5 +1,4 @@
 using MLNetVae.Model;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

@@ -21,12 +21,16 @@ internal static class CliProcess
 {
     private static readonly Lazy<string> Dll = new(FindDll);
 
-    /// <summary>Runs the CLI to completion (or fails the test after <paramref name="timeout"/>).</summary>
+    /// <summary>Runs the CLI to completion (or fails the test after two minutes).</summary>
     public static CliResult Run(params string[] args) => Run(TimeSpan.FromMinutes(2), args);
 
-    public static CliResult Run(TimeSpan timeout, params string[] args)
+    /// <summary>Runs the CLI to completion (or fails the test after <paramref name="timeout"/>).</summary>
+    public static CliResult Run(TimeSpan timeout, params string[] args) => RunIn(null, timeout, args);
+
+    /// <summary>Runs the CLI with <paramref name="workingDirectory"/> as its current folder (null: the test's).</summary>
+    public static CliResult RunIn(string? workingDirectory, TimeSpan timeout, params string[] args)
     {
-        using var process = Start(args);
+        using var process = Start(args, workingDirectory);
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         if (!process.WaitForExit(timeout))
@@ -70,10 +74,11 @@ internal static class CliProcess
             return new CliResult(process.ExitCode, output.ToString(), stderr.Result);
     }
 
-    private static Process Start(string[] args)
+    private static Process Start(string[] args, string? workingDirectory = null)
     {
         var start = new ProcessStartInfo("dotnet")
         {
+            WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,

@@ -1,6 +1,5 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using MLNetVae.Tests.TestSupport;
 using Xunit.Abstractions;
 
 namespace MLNetVae.Tests.Featurization;

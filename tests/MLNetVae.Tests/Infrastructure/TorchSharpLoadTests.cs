@@ -1,5 +1,4 @@
 using System.Text.Json;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MLNetVae.Tests.Infrastructure;

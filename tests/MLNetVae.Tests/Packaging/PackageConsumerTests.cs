@@ -319,9 +319,9 @@ public class PackageConsumerTests : IClassFixture<PackedMLNetVae>
     /// <summary>A version property of the repo's Directory.Build.props, so the app uses the versions the repo tests with.</summary>
     private static string RepoProperty(string name)
     {
-        XDocument props = XDocument.Load(Path.Combine(TestData.RepoRoot, "Directory.Build.props"));
+        XDocument props = XDocument.Load(Path.Combine(TestData.RepoRoot, "Directory.Packages.props"));
         string? value = props.Descendants().FirstOrDefault(e => e.Name.LocalName == name)?.Value.Trim();
-        Assert.False(string.IsNullOrEmpty(value), $"Directory.Build.props has no {name}");
+        Assert.False(string.IsNullOrEmpty(value), $"Directory.Packages.props has no {name}");
         return value!;
     }
 

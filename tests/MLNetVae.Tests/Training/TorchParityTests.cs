@@ -1,7 +1,6 @@
 using MLNetVae.Model;
 using MLNetVae.Tests.TestSupport;
 using MLNetVae.Training;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MLNetVae.Tests.Training;

@@ -1,0 +1,13 @@
+namespace MLNetVae.Cli.Output;
+
+/// <summary>The VAE's encoder and decoder ONNX models as bytes (<c>VaeTransformer.ExportOnnx</c> to memory), for writing with the other output files.</summary>
+internal sealed record OnnxPair(byte[] Encoder, byte[] Decoder)
+{
+    public static OnnxPair Of(VaeTransformer vae)
+    {
+        using var encoder = new MemoryStream();
+        using var decoder = new MemoryStream();
+        vae.ExportOnnx(encoder, decoder);
+        return new OnnxPair(encoder.ToArray(), decoder.ToArray());
+    }
+}
