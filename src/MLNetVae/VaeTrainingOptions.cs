@@ -57,6 +57,17 @@ public abstract class VaeTrainingOptions
     public double StandardizeScaleFloor { get; set; } = VaeOptions.Defaults.StandardizeScaleFloor;
 
     /// <summary>
+    /// With <see cref="Standardize"/>: a feature that takes one value (its minimum or its maximum) in more than 99% of
+    /// the training rows — an image's border pixel, a rare indicator — is scaled by the size of its excursions from that
+    /// value, its standard deviation divided by √(share of rows that differ), instead of by its standard deviation.
+    /// A feature that is 0 in 99.8% of rows and sometimes 128 has a standard deviation of about 6, so each such speck is
+    /// ~20 standard deviations and dominates a squared-error score; measured by its excursions it is ~1. Continuous
+    /// features are unaffected. Off for <see cref="VaeOptions"/> (the design's standardization), on for
+    /// <see cref="VaeAnomalyOptions"/>.
+    /// </summary>
+    public bool ScaleNearConstantFeaturesByExcursions { get; set; }
+
+    /// <summary>
     /// Fraction of the rows held out as validation data, in [0, 1). With 0, no validation loss is computed,
     /// early stopping is off and the weights of the last epoch are kept.
     /// </summary>
@@ -122,6 +133,7 @@ public abstract class VaeTrainingOptions
         target.Seed = Seed;
         target.Standardize = Standardize;
         target.StandardizeScaleFloor = StandardizeScaleFloor;
+        target.ScaleNearConstantFeaturesByExcursions = ScaleNearConstantFeaturesByExcursions;
         target.ValidationFraction = ValidationFraction;
         target.EarlyStoppingPatience = EarlyStoppingPatience;
         target.LogVarianceLimit = LogVarianceLimit;

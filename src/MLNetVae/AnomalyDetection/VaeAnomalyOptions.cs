@@ -98,6 +98,14 @@ public sealed class VaeAnomalyOptions : VaeTrainingOptions
         public const bool Standardize = VaeOptions.Defaults.Standardize;
 
         /// <summary>
+        /// Near-constant features are measured in units of their excursions (see
+        /// <see cref="VaeTrainingOptions.ScaleNearConstantFeaturesByExcursions"/>): on for the detector, whose negative
+        /// ELBO weighs each feature's error by 1 / scale², so that the rare specks of an image's border pixels do not drown
+        /// every other signal (docs/evaluation.md).
+        /// </summary>
+        public const bool ScaleNearConstantFeaturesByExcursions = true;
+
+        /// <summary>
         /// The hidden width chosen for <paramref name="inputDim"/> features when <see cref="VaeAnomalyOptions.HiddenDim"/>
         /// is null: twice the input, between 32 and 512 (so 512, the design's size, from 256 features on).
         /// </summary>
@@ -138,6 +146,7 @@ public sealed class VaeAnomalyOptions : VaeTrainingOptions
         BatchSize = Defaults.BatchSize;
         Beta = Defaults.Beta;
         EarlyStoppingPatience = Defaults.EarlyStoppingPatience;
+        ScaleNearConstantFeaturesByExcursions = Defaults.ScaleNearConstantFeaturesByExcursions;
     }
 
     /// <summary>Input column: a known-size vector of <see cref="float"/> (dense or sparse), free of NaN and ∞ for training.</summary>

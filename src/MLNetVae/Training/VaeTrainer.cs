@@ -58,7 +58,7 @@ internal sealed class VaeTrainer
         FeatureStandardization? standardization = null;
         if (options.Standardize)
         {
-            standardization = StandardizationFitter.Fit(data, trainRows, options.StandardizeScaleFloor);
+            standardization = StandardizationFitter.Fit(data, trainRows, options.StandardizeScaleFloor, options.ScaleNearConstantFeaturesByExcursions);
             StandardizationFitter.ApplyInPlace(data, standardization);
         }
 
