@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.IO.Compression;
 using Microsoft.ML;
 using MLNetVae.Tests.TestSupport;
 
@@ -50,28 +49,14 @@ public sealed class ModelIntegrityTests : IClassFixture<ModelIntegrityTests.Save
     private static string CardioCsv => Path.Combine(AppContext.BaseDirectory, "TestData", "odds", "cardio.csv");
     private static string Format1(string name) => Path.Combine(AppContext.BaseDirectory, "TestData", "compat", "format1", name);
 
-    /// <summary>The ONNX bytes ML.NET stored for the one graph of <paramref name="path"/> (after its 32-bit length).</summary>
-    private static byte[] ReadGraph(string path)
-    {
-        using var zip = ZipFile.OpenRead(path);
-        using var stream = zip.Entries.Single(e => e.Name == "OnnxModel").Open();
-        using var buffer = new MemoryStream();
-        stream.CopyTo(buffer);
-        return buffer.ToArray()[sizeof(int)..];
-    }
+    private static byte[] ReadGraph(string path) => ModelZip.ReadGraph(path);
 
     /// <summary>A copy of <paramref name="path"/> whose graph is <paramref name="graph"/>, zip rewritten with valid CRCs.</summary>
     private string WithGraph(string path, byte[] graph, string name)
     {
         string copy = Path.Combine(folder, name);
         File.Copy(path, copy, overwrite: true);
-        using var zip = ZipFile.Open(copy, ZipArchiveMode.Update);
-        var entry = zip.Entries.Single(e => e.Name == "OnnxModel");
-        string entryName = entry.FullName;
-        entry.Delete();
-        using var w = zip.CreateEntry(entryName).Open();
-        w.Write(BitConverter.GetBytes(graph.Length));
-        w.Write(graph);
+        ModelZip.ReplaceGraph(copy, graph);
         return copy;
     }
 

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.IO.Compression;
 using Google.Protobuf;
 using Microsoft.ML;
 using MLNetVae.Tests.TestSupport;
@@ -117,23 +116,7 @@ public class FaultTests(NewsModel news, ITestOutputHelper output) : IDisposable
         return model.ToByteArray();
     }
 
-    private static byte[] ReadGraph(string zipPath)
-    {
-        using var zip = ZipFile.OpenRead(zipPath);
-        using var stream = zip.Entries.Single(e => e.Name == "OnnxModel").Open();
-        using var buffer = new MemoryStream();
-        stream.CopyTo(buffer);
-        return buffer.ToArray()[sizeof(int)..]; // ML.NET stores a 32-bit length, then the ONNX bytes
-    }
+    private static byte[] ReadGraph(string zipPath) => ModelZip.ReadGraph(zipPath);
 
-    private static void ReplaceGraph(string zipPath, byte[] graph)
-    {
-        using var zip = ZipFile.Open(zipPath, ZipArchiveMode.Update);
-        var entry = zip.Entries.Single(e => e.Name == "OnnxModel");
-        string name = entry.FullName;
-        entry.Delete();
-        using var stream = zip.CreateEntry(name).Open();
-        stream.Write(BitConverter.GetBytes(graph.Length));
-        stream.Write(graph);
-    }
+    private static void ReplaceGraph(string zipPath, byte[] graph) => ModelZip.ReplaceGraph(zipPath, graph);
 }
