@@ -1,4 +1,4 @@
-// Built by scripts/compat/make-fixtures.sh against an older MLNetVae: trains a small VAE and a small anomaly
+// Built by scripts/compat/make-fixtures.sh against an older MLNetVae package: trains a small VAE and a small anomaly
 // detector on ODDS cardio, saves both with ml.Model.Save, and writes the scores that version gives, so a later
 // version's tests can check that it loads these files and scores them the same.
 // usage: FixtureWriter <cardio.csv> <output folder> <commit>
