@@ -1,9 +1,10 @@
 namespace MLNetVae;
 
 /// <summary>
-/// Thrown by <see cref="VaeEstimator.Fit"/> when <see cref="VaeTrainingOptions.CancellationToken"/> is cancelled. It is an
-/// <see cref="OperationCanceledException"/>, so code that catches cancellation keeps working, and it also carries
-/// the model of the best epoch that completed before the cancellation (<see cref="BestModelSoFar"/>).
+/// Thrown by <see cref="VaeEstimator.Fit"/> and <see cref="VaeAnomalyEstimator.Fit"/> when
+/// <see cref="VaeTrainingOptions.CancellationToken"/> is cancelled. It is an <see cref="OperationCanceledException"/>, so
+/// code that catches cancellation keeps working, and it also carries the model of the best epoch that completed before
+/// the cancellation (<see cref="BestModelSoFar"/>; for the detector also <see cref="BestDetectorSoFar"/>).
 /// </summary>
 /// <remarks>
 /// Why it exists: cancellation must stay an exception (a caller that cancels expects <c>Fit</c> not to return as if
@@ -15,11 +16,20 @@ namespace MLNetVae;
 /// </remarks>
 public sealed class VaeTrainingCancelledException : OperationCanceledException
 {
-    internal VaeTrainingCancelledException(string message, VaeTransformer? bestModelSoFar, CancellationToken token, Exception? inner)
+    internal VaeTrainingCancelledException(string message, VaeTransformer? bestModelSoFar, CancellationToken token, Exception? inner,
+        VaeAnomalyTransformer? bestDetectorSoFar = null)
         : base(message, inner, token)
     {
         BestModelSoFar = bestModelSoFar;
+        BestDetectorSoFar = bestDetectorSoFar;
     }
+
+    /// <summary>
+    /// From <see cref="VaeAnomalyEstimator.Fit"/>: the detector built on <see cref="BestModelSoFar"/> (its rows scored and
+    /// its threshold set as after a complete training), or <see langword="null"/> (from <see cref="VaeEstimator.Fit"/>, or
+    /// when no epoch completed). Its <see cref="VaeAnomalyTransformer.Vae"/> is <see cref="BestModelSoFar"/>.
+    /// </summary>
+    public VaeAnomalyTransformer? BestDetectorSoFar { get; }
 
     /// <summary>
     /// The model of the best epoch completed before cancellation, ready to score, save or export; or

@@ -67,7 +67,7 @@ internal static class CommonOptions
     };
 
     /// <summary>Adds a validator: the option's value must be &gt; 0.</summary>
-    public static Option<int> Positive(this Option<int> option)
+    public static Option<T> Positive<T>(this Option<T> option)
     {
         option.Validators.Add(result =>
         {

@@ -11,7 +11,7 @@ using Spectre.Console;
 namespace MLNetVae.Cli.Commands;
 
 /// <summary>
-/// <c>mlnetvae demo</c>: trains the VAE on the sample data without labels, scores every row by reconstruction error,
+/// <c>mlnetvae demo</c>: trains the library's anomaly detector with its defaults on the sample data without labels, scores every row,
 /// reports ROC-AUC against the labels next to ML.NET's randomized-PCA detector fitted on the same rows, and writes the
 /// ONNX models, two plots and a JSON report.
 /// </summary>
@@ -27,26 +27,16 @@ internal static class DemoCommand
     public static readonly IReadOnlyList<string> OutputFiles = [EncoderFile, DecoderFile, LatentPlotFile, LossPlotFile, ReportFile];
 
     /// <summary>Options of one demo run.</summary>
-    internal sealed record Settings(string DataPath, string OutputPath, int Epochs, int Seed, bool Overwrite, int Threads = 1);
+    internal sealed record Settings(string DataPath, string OutputPath, int? Epochs, int Seed, bool Overwrite, int Threads = 1);
 
     /// <summary>
-    /// The VAE the demo trains, small enough for 600 rows and two cores. Early stopping is off (60 epochs are cheap
-    /// here) but the weights of the epoch with the lowest validation loss are kept. Among the settings tried on the
-    /// sample data (hidden 64-512, latent 16-32, batch 32-128, β 0.01-1, with and without standardization) this one
-    /// gave the highest ROC-AUC. One TorchSharp thread by default: the matrices are so small that a second thread
-    /// buys nothing, and on a machine whose cores are busy with other work two threads were 10-15 times slower
-    /// (measured: 30 epochs in 4 s with one thread, 48-61 s with two, same result).
+    /// The detector the demo trains: the library's <see cref="VaeAnomalyOptions"/> defaults, as a user's first call gets
+    /// them, with the demo's seed, and one TorchSharp thread (a second buys nothing for these sizes, and on a machine
+    /// whose cores are busy with other work two threads were 10-15 times slower).
     /// </summary>
-    internal static VaeOptions VaeOptionsFor(Settings settings) => new()
+    internal static VaeAnomalyOptions DetectorOptionsFor(Settings settings) => new()
     {
-        HiddenDim = 256,
-        LatentDim = 32,
         Epochs = settings.Epochs,
-        BatchSize = 64,
-        LearningRate = 1e-3,
-        Beta = VaeOptions.Defaults.Beta,
-        ValidationFraction = 0.1,
-        EarlyStoppingPatience = 0,
         NumberOfThreads = settings.Threads,
         Seed = settings.Seed,
     };
@@ -65,10 +55,9 @@ internal static class DemoCommand
             HelpName = "folder",
             DefaultValueFactory = _ => Path.Combine(DefaultOutputPath, DateTime.Now.ToString("yyyyMMdd-HHmmss", System.Globalization.CultureInfo.InvariantCulture)),
         };
-        var epochs = new Option<int>("--epochs")
+        var epochs = new Option<int?>("--epochs")
         {
-            Description = "Training epochs.",
-            DefaultValueFactory = _ => 60,
+            Description = "Maximum training epochs; default: the detector's choice (about 2,000 optimizer steps).",
         };
         var seed = new Option<int>("--seed")
         {
@@ -108,7 +97,7 @@ internal static class DemoCommand
         var console = context.Out;
         var total = Stopwatch.StartNew();
 
-        var options = VaeOptionsFor(settings);
+        var options = DetectorOptionsFor(settings);
         options.Validate();
         string dataPath = settings.DataPath == DefaultDataPath
             ? InputPaths.ResolveBundledFile(settings.DataPath, "bundled sample data")
@@ -117,43 +106,46 @@ internal static class DemoCommand
 
         var ml = new MLContext(seed: settings.Seed);
         var data = LabelledCsv.Load(ml, dataPath, cancellationToken);
+        int hiddenDim = VaeAnomalyOptions.Defaults.HiddenDimFor(data.FeatureCount), latentDim = VaeAnomalyOptions.Defaults.LatentDimFor(data.FeatureCount);
         console.MarkupLineInterpolated(
             $"[bold]Data[/] {dataPath}: {data.RowCount} rows × {data.FeatureCount} features, {data.AnomalyCount} labelled anomalies [grey](labels are used only for evaluation)[/]");
         console.MarkupLineInterpolated(
-            $"[bold]VAE[/] {data.FeatureCount} → {options.HiddenDim} → {options.HiddenDim} → {options.LatentDim}, {options.Epochs} epochs, batch {options.BatchSize}, β {options.Beta.ToString(CultureInfo.InvariantCulture)}, {Format.Percent(options.ValidationFraction)} of rows held out for validation, seed {settings.Seed}");
+            $"[bold]Detector[/] ml.AnomalyDetection.Trainers.VariationalAutoencoder() with its defaults: VAE {data.FeatureCount} → {hiddenDim} → {hiddenDim} → {latentDim}, score {options.ScoreKind} ({options.MonteCarloSamples} draws), β {options.Beta.ToString(CultureInfo.InvariantCulture)}, batch {options.BatchSize}, seed {settings.Seed}");
 
-        // 1. The VAE, trained on every row without labels.
+        // 1. The detector, trained on every row without labels.
         options.CancellationToken = cancellationToken;
         var clock = Stopwatch.StartNew();
-        using var vae = TrainingProgressView.Run(console, options.Epochs, progress =>
+        int expectedEpochs = options.Epochs ?? VaeAnomalyOptions.Defaults.EpochsFor((long)(data.RowCount * (1 - options.ValidationFraction)), options.BatchSize);
+        using var detector = TrainingProgressView.Run(console, expectedEpochs, progress =>
         {
             options.Progress = progress;
-            return ml.Transforms.VariationalAutoencoder(options).Fit(data.Data);
+            return ml.AnomalyDetection.Trainers.VariationalAutoencoder(options).Fit(data.Data);
         });
+        var vae = detector.Vae;
         double vaeTrainSeconds = clock.Elapsed.TotalSeconds;
         var training = vae.TrainingReport!;
         console.MarkupLineInterpolated(
             $"Trained {training.Epochs.Count} epochs in {vaeTrainSeconds:0.0} s on {training.Device} ({training.Threads} thread{(training.Threads == 1 ? "" : "s")}); {training.StopReason}; kept the weights of epoch {training.BestEpoch}.");
 
         clock.Restart();
-        var scored = vae.Transform(data.Data);
-        float[] vaeScores = DataViewColumns.ReadSingles(scored, options.ReconstructionErrorColumnName, cancellationToken);
-        float[][] mu = DataViewColumns.ReadVectors(scored, options.MuColumnName, cancellationToken);
+        float[] vaeScores = DataViewColumns.ReadSingles(detector.Transform(data.Data), options.ScoreColumnName, cancellationToken);
+        float[][] mu = DataViewColumns.ReadVectors(vae.Transform(data.Data), vae.Options.MuColumnName, cancellationToken);
         double vaeScoreSeconds = clock.Elapsed.TotalSeconds;
         cancellationToken.ThrowIfCancellationRequested();
 
         // 2. The baseline: ML.NET's randomized PCA on the same rows, as many components as the VAE has latent dimensions.
-        var pca = PcaBaseline.FitAndScore(ml, data, options.LatentDim, settings.Seed, cancellationToken);
+        // The evaluation's rank rule: the VAE's latent size, at most half the rows (near the row count ML.NET's score is NaN).
+        var pca = PcaBaseline.FitAndScore(ml, data, Math.Min(vae.LatentDim, data.RowCount / 2), settings.Seed, cancellationToken);
 
         // 3. All scored against the labels the same way.
-        var vaeResult = AnomalyEvaluation.Evaluate(ml, "VAE recon. error", data.Labels, vaeScores, vaeTrainSeconds, vaeScoreSeconds);
+        var vaeResult = AnomalyEvaluation.Evaluate(ml, $"VAE detector ({options.ScoreKind})", data.Labels, vaeScores, vaeTrainSeconds, vaeScoreSeconds);
         var pcaResult = AnomalyEvaluation.Evaluate(ml, $"PCA-{pca.Rank} ML.NET score", data.Labels, pca.MlNetScores, pca.TrainSeconds, pca.ScoreSeconds);
         var pcaErrorResult = AnomalyEvaluation.Evaluate(ml, $"PCA-{pca.Rank} recon. error", data.Labels, pca.ReconstructionErrors, pca.TrainSeconds, pca.ScoreSeconds);
         cancellationToken.ThrowIfCancellationRequested();
 
         // 4. Files.
         var projection = LatentProjection.ToTwoDimensions(mu);
-        var report = DemoReport.Create(dataPath, data, options, training, vaeResult, pca.Rank, settings.Seed, pcaResult, pcaErrorResult, projection, total.Elapsed.TotalSeconds);
+        var report = DemoReport.Create(dataPath, data, vae.Options, training, vaeResult, pca.Rank, settings.Seed, pcaResult, pcaErrorResult, projection, total.Elapsed.TotalSeconds);
         var onnx = OnnxPair.Of(vae);
         output.WriteAll(
         [

@@ -74,7 +74,7 @@ internal static class EvaluateCommand
         output.WriteAll(
         [
             (HistogramFile, path => Plots.ScoreHistogram(path, scored.Scores, labels, scored.Threshold,
-                "Score: VAE reconstruction error (mean squared error per feature)", $"Anomaly scores on {name}, by label")),
+                $"Score: {model.ScoreDescription}", $"Anomaly scores on {name}, by label")),
             (RocFile, path => Plots.Roc(path, roc, result.RocAuc,
                 normals == 0 ? 0 : (double)result.FalsePositives / normals, (double)result.TruePositives / result.Anomalies,
                 $"threshold {scored.Threshold.ToString("G4", CultureInfo.InvariantCulture)}: precision {result.Precision:0.00}, recall {result.Recall:0.00}",

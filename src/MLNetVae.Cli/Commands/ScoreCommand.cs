@@ -12,7 +12,7 @@ namespace MLNetVae.Cli.Commands;
 
 /// <summary>
 /// <c>mlnetvae score</c>: runs a trained model over a data file and writes one CSV line per row: its index, the latent
-/// means, the anomaly score (reconstruction error) and the decision at the model's threshold (or --threshold).
+/// means, the anomaly score and the decision at the model's threshold (or --threshold).
 /// </summary>
 internal static class ScoreCommand
 {
@@ -23,7 +23,7 @@ internal static class ScoreCommand
     {
         var model = CommonOptions.Model();
         var data = CommonOptions.Data("Data to score: it needs the model's feature columns (by name, any order); other columns are ignored.");
-        var output = CommonOptions.OutputFile("CSV to write: Row (0-based, file order), Mu0..MuN (latent means), Score (reconstruction error), PredictedLabel (1 = anomaly), and Label if the data has one.");
+        var output = CommonOptions.OutputFile("CSV to write: Row (0-based, file order), Mu0..MuN (latent means), Score (the model's anomaly score), PredictedLabel (1 = anomaly), and Label if the data has one.");
         var overwrite = CommonOptions.Overwrite();
         var threshold = CommonOptions.Threshold();
         var labelColumn = CommonOptions.LabelColumn("Label column to copy into the output, if the data has it (not used for scoring).");
@@ -86,7 +86,8 @@ internal static class ScoreCommand
     internal static string Describe(LoadedModel model) =>
         $"VAE {model.Vae.InputDim} → {model.Vae.HiddenDim} → {model.Vae.LatentDim}" +
         (model.Vae.TrainingReport is { } report ? $", trained {report.Epochs.Count} epochs (kept epoch {report.BestEpoch})" : "") +
-        (model.HasDecision ? ", with an anomaly threshold" : ", no anomaly threshold");
+        (model.Detector is { } detector ? $", anomaly detector: score {detector.ScoreKind}, threshold {detector.Threshold.ToString("G6", CultureInfo.InvariantCulture)}"
+            : model.HasDecision ? ", with an anomaly threshold" : ", no anomaly threshold");
 
     private static Table TopRows(ScoredRows scored, float[]? labels, int top)
     {

@@ -6,13 +6,19 @@ namespace MLNetVae.Cli.Data;
 /// <summary>Reads whole columns of a data view into arrays (the data sets of the CLI fit in memory).</summary>
 internal static class DataViewColumns
 {
-    public static float[] ReadSingles(IDataView data, string column, CancellationToken cancellationToken = default)
+    public static float[] ReadSingles(IDataView data, string column, CancellationToken cancellationToken = default) =>
+        ReadScalars<float>(data, column, cancellationToken);
+
+    public static bool[] ReadBooleans(IDataView data, string column, CancellationToken cancellationToken = default) =>
+        ReadScalars<bool>(data, column, cancellationToken);
+
+    private static T[] ReadScalars<T>(IDataView data, string column, CancellationToken cancellationToken)
     {
-        var result = new List<float>();
+        var result = new List<T>();
         var col = data.Schema[column];
         using var cursor = data.GetRowCursor(new[] { col });
-        var getter = cursor.GetGetter<float>(col);
-        float value = 0;
+        var getter = cursor.GetGetter<T>(col);
+        T value = default!;
         while (cursor.MoveNext())
         {
             if ((cursor.Position & 0xff) == 0)

@@ -7,7 +7,7 @@ namespace MLNetVae.Cli.Modeling;
 
 /// <summary>What a model says about every row of a data file.</summary>
 /// <param name="Mu">The latent means (null when not asked for).</param>
-/// <param name="Scores">Anomaly scores: the reconstruction error, higher = more anomalous.</param>
+/// <param name="Scores">Anomaly scores, higher = more anomalous.</param>
 /// <param name="Predicted">Whether each row is flagged: score &gt; threshold.</param>
 /// <param name="Threshold">The threshold used.</param>
 /// <param name="ThresholdSource">Where it came from, for messages and reports.</param>
@@ -24,7 +24,9 @@ internal static class ModelScoring
     /// the label column when present (or required).
     /// </summary>
     public static ColumnSelection SelectionFor(LoadedModel model, string labelColumn, bool labelRequired, string labelPurpose = "") =>
-        new(labelColumn, labelRequired, model.InputColumns, "the model's input columns",
+        // A pipeline an application saved may list the label among its input columns; it is read as the label.
+        new(labelColumn, labelRequired, model.InputColumns.Where(c => !string.Equals(c, labelColumn, StringComparison.OrdinalIgnoreCase)).ToArray(),
+            "the model's input columns",
             $"The model reads {model.InputColumns.Count} column(s) by name, as in the file it was trained on ({Describe(model.InputColumns)}).",
             labelPurpose);
 
@@ -36,9 +38,29 @@ internal static class ModelScoring
     {
         CheckTypes(model, data);
         if (thresholdOverride is null && !model.HasDecision)
-            throw new CliException($"The model '{model.Path}' has no anomaly threshold (it was not written by 'mlnetvae train').",
+            throw new CliException($"The model '{model.Path}' has no anomaly threshold (it holds a VAE, not an anomaly detector).",
                 "Pass --threshold <score>: rows whose reconstruction error is above it are flagged.");
+        return model.Detector is { } detector
+            ? ScoreWithDetector(model, detector, data, thresholdOverride, readMu, cancellationToken)
+            : ScoreWithVae(model, data, thresholdOverride, readMu, cancellationToken);
+    }
 
+    /// <summary>The library's detector: its Score and PredictedLabel columns (at another threshold through <c>WithThreshold</c>).</summary>
+    private static ScoredRows ScoreWithDetector(LoadedModel model, VaeAnomalyTransformer detector, TabularData data, float? thresholdOverride,
+        bool readMu, CancellationToken cancellationToken)
+    {
+        var decider = thresholdOverride is { } t ? detector.WithThreshold(t) : detector;
+        var featurized = model.BeforeDetector(data.Data);
+        var scored = decider.Transform(featurized);
+        var scores = DataViewColumns.ReadSingles(scored, decider.Options.ScoreColumnName, cancellationToken);
+        var predicted = DataViewColumns.ReadBooleans(scored, decider.Options.PredictedLabelColumnName, cancellationToken);
+        float[][]? mu = readMu ? DataViewColumns.ReadVectors(detector.Vae.Transform(featurized), detector.Vae.Options.MuColumnName, cancellationToken) : null;
+        return new ScoredRows(mu, scores, predicted, decider.Threshold, thresholdOverride is null ? "stored in the model" : "--threshold");
+    }
+
+    /// <summary>A VAE alone (its reconstruction error), or a model from an earlier <c>train</c> (its Score/PredictedLabel/Threshold stage).</summary>
+    private static ScoredRows ScoreWithVae(LoadedModel model, TabularData data, float? thresholdOverride, bool readMu, CancellationToken cancellationToken)
+    {
         var scored = model.Pipeline.Transform(data.Data);
         var schema = scored.Schema;
         var muColumn = schema[model.Vae.Options.MuColumnName];
@@ -50,7 +72,7 @@ internal static class ModelScoring
         if (useModel)
         {
             columns.Add(schema[AnomalyPipeline.PredictedLabelColumn]);
-            columns.Add(schema[AnomalyPipeline.ThresholdColumn]);
+            columns.Add(schema[AnomalyPipeline.LegacyThresholdColumn]);
         }
 
         var mu = readMu ? new List<float[]>() : null;
@@ -62,7 +84,7 @@ internal static class ModelScoring
             var scoreGetter = cursor.GetGetter<float>(scoreColumn);
             var muGetter = readMu ? cursor.GetGetter<VBuffer<float>>(muColumn) : null;
             var predictedGetter = useModel ? cursor.GetGetter<bool>(schema[AnomalyPipeline.PredictedLabelColumn]) : null;
-            var thresholdGetter = useModel ? cursor.GetGetter<float>(schema[AnomalyPipeline.ThresholdColumn]) : null;
+            var thresholdGetter = useModel ? cursor.GetGetter<float>(schema[AnomalyPipeline.LegacyThresholdColumn]) : null;
             float score = 0, rowThreshold = 0;
             bool flag = false;
             var vector = default(VBuffer<float>);

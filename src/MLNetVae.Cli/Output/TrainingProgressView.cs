@@ -10,7 +10,10 @@ namespace MLNetVae.Cli.Output;
 /// </summary>
 internal static class TrainingProgressView
 {
-    /// <summary>Runs <paramref name="train"/>, handing it the <see cref="IProgress{T}"/> to put in <see cref="VaeTrainingOptions.Progress"/>.</summary>
+    /// <summary>
+    /// Runs <paramref name="train"/>, handing it the <see cref="IProgress{T}"/> to put in <see cref="VaeTrainingOptions.Progress"/>.
+    /// <paramref name="totalEpochs"/> is the expected count until the first report says the real one.
+    /// </summary>
     public static T Run<T>(IAnsiConsole console, int totalEpochs, Func<IProgress<VaeEpochReport>, T> train)
     {
         if (!console.Profile.Capabilities.Interactive)
@@ -30,6 +33,7 @@ internal static class TrainingProgressView
                 var task = progressContext.AddTask("[grey]starting...[/]", maxValue: totalEpochs);
                 var result = train(new Reporter(report =>
                 {
+                    task.MaxValue = report.TotalEpochs;
                     task.Value = report.Epoch;
                     task.Description = Markup.Escape(Describe(report));
                 }));
@@ -41,12 +45,13 @@ internal static class TrainingProgressView
 
     private static T RunPlain<T>(IAnsiConsole console, int totalEpochs, Func<IProgress<VaeEpochReport>, T> train)
     {
-        int every = Math.Max(1, totalEpochs / 10);
         return train(new Reporter(report =>
         {
-            if (report.Epoch == 1 || report.Epoch % every == 0 || report.Epoch == totalEpochs)
+            int total = report.TotalEpochs > 0 ? report.TotalEpochs : totalEpochs;
+            int every = Math.Max(1, total / 10);
+            if (report.Epoch == 1 || report.Epoch % every == 0 || report.Epoch == total)
             {
-                double secondsLeft = report.Elapsed.TotalSeconds / report.Epoch * (totalEpochs - report.Epoch);
+                double secondsLeft = report.Elapsed.TotalSeconds / report.Epoch * (total - report.Epoch);
                 console.WriteLine(Describe(report) + FormattableString.Invariant($"  {report.Elapsed.TotalSeconds:0}s, ≤{secondsLeft:0}s left"));
             }
         }));

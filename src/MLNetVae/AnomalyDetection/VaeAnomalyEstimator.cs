@@ -45,7 +45,9 @@ public sealed class VaeAnomalyEstimator : IEstimator<VaeAnomalyTransformer>
     /// <see cref="VaeAnomalyOptions.CalibrationFraction"/> leaves too few rows on either side.</exception>
     /// <exception cref="VaeTrainingDivergedException">The loss became non-finite or ran away, or the trained model scores more than
     /// <see cref="VaeAnomalyOptions.Contamination"/> of the calibration rows as +∞ (no finite threshold exists).</exception>
-    /// <exception cref="OperationCanceledException"><see cref="VaeTrainingOptions.CancellationToken"/> was cancelled.</exception>
+    /// <exception cref="VaeTrainingCancelledException"><see cref="VaeTrainingOptions.CancellationToken"/> was cancelled during
+    /// training; <see cref="VaeTrainingCancelledException.BestDetectorSoFar"/> is the detector of the epochs completed so
+    /// far (or null before the first). Cancelled while the rows are counted or scored: an <see cref="OperationCanceledException"/>.</exception>
     public VaeAnomalyTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
@@ -83,17 +85,36 @@ public sealed class VaeAnomalyEstimator : IEstimator<VaeAnomalyTransformer>
             $"{(options.Epochs is null ? " (chosen)" : "")} on {rows - calibrationRows} rows" +
             (calibrationRows > 0 ? $" ({calibrationRows} more held out for the threshold)" : "") + $", score {options.ScoreKind}.");
 
-        var vae = new VaeEstimator(environment, vaeOptions).Fit(training);
+        VaeTransformer vae;
+        try
+        {
+            vae = new VaeEstimator(environment, vaeOptions).Fit(training);
+        }
+        catch (VaeTrainingCancelledException cancelled) when (cancelled.BestModelSoFar is { } best)
+        {
+            // The epochs already trained make a usable detector: finish it (scores and threshold, not cancellable) and
+            // hand it over with the cancellation, as VaeEstimator hands over its best model.
+            var detector = Finish(best, training, calibration, calibrationRows, resolved, seed, Log, CancellationToken.None);
+            throw new VaeTrainingCancelledException(
+                cancelled.Message + " BestDetectorSoFar is the detector built on it.", best, cancelled.CancellationToken, cancelled, detector);
+        }
+        return Finish(vae, training, calibration, calibrationRows, resolved, seed, Log, options.CancellationToken);
+    }
+
+    /// <summary>Scores the training (and calibration) rows with <paramref name="vae"/> and sets the threshold.</summary>
+    private VaeAnomalyTransformer Finish(VaeTransformer vae, IDataView training, IDataView calibration, long calibrationRows,
+        VaeAnomalyOptions resolved, int seed, Action<string> Log, CancellationToken cancellationToken)
+    {
         try
         {
             var unthresholded = new VaeAnomalyTransformer(environment, resolved, vae, Array.Empty<float>(), Array.Empty<float>(), seed,
                 float.PositiveInfinity, VaeAnomalyThresholdSource.Explicit, null, null);
-            var trainingScores = ReadScores(unthresholded.Transform(training), options.ScoreColumnName, options.CancellationToken);
+            var trainingScores = ReadScores(unthresholded.Transform(training), options.ScoreColumnName, cancellationToken);
             Array.Sort(trainingScores);
             var calibrationScores = trainingScores;
             if (calibrationRows > 0)
             {
-                calibrationScores = ReadScores(unthresholded.Transform(calibration), options.ScoreColumnName, options.CancellationToken);
+                calibrationScores = ReadScores(unthresholded.Transform(calibration), options.ScoreColumnName, cancellationToken);
                 Array.Sort(calibrationScores);
             }
             string rowsName = calibrationRows > 0 ? "held-out" : "training";

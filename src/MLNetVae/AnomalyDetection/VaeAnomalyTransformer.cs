@@ -90,6 +90,20 @@ public sealed class VaeAnomalyTransformer : ITransformer, IDisposable
     /// <summary>Always <see langword="true"/>: every output row depends only on the same input row.</summary>
     public bool IsRowToRowMapper => true;
 
+    /// <summary>
+    /// The rows of <paramref name="trainingData"/> (the view this detector was fitted on) that <c>Fit</c> held out of
+    /// training to set the threshold on (<see cref="VaeAnomalyOptions.CalibrationFraction"/>): the same seeded split, as
+    /// a streaming view. With a calibration fraction of 0 it is <paramref name="trainingData"/> itself (the threshold came
+    /// from the training rows). Use it to evaluate the threshold on rows the model has not seen.
+    /// </summary>
+    public IDataView CalibrationRows(IDataView trainingData)
+    {
+        ArgumentNullException.ThrowIfNull(trainingData);
+        return options.CalibrationFraction > 0 && options.Seed is { } seed
+            ? Data.RowSubset.Split(trainingData, options.CalibrationFraction, seed).HeldOut
+            : trainingData;
+    }
+
     /// <summary>A detector with the same trained model and an explicit threshold.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="threshold"/> is NaN or infinite.</exception>
     public VaeAnomalyTransformer WithThreshold(float threshold)

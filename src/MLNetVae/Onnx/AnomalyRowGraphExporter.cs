@@ -42,7 +42,6 @@ internal static class AnomalyRowGraphExporter
         g.AddVectorInput(names.Input, inputDim);
 
         string rowShape = g.AddInt64Initializer("anomaly.row_shape", [1, inputDim], 2);
-        string inputShape = g.AddInt64Initializer("anomaly.input_shape", [inputDim], 1);
         string x = g.AddNode("Reshape", "anomaly.as_matrix", [names.Input, rowShape], "anomaly.x"); // [1, in]
         VaeOnnxExporter.AddEncoder(g, weights, x, "anomaly.mu", "anomaly.logvar");                  // [1, latent] each
         string logVar = ScoreOverflowNodes.ClampLogVariance(g, "anomaly", "anomaly.logvar", score.LogVarianceLimit);
@@ -137,6 +136,7 @@ internal static class AnomalyRowGraphExporter
                 muRow = g.AddNode("Slice", "anomaly.mu_row.slice", [difference, starts, ends, axes], "anomaly.mu_difference");
             }
             string squared = g.AddNode("Mul", "anomaly.per_feature.square", [muRow, muRow], "anomaly.per_feature.squared");
+            string inputShape = g.AddInt64Initializer("anomaly.input_shape", [inputDim], 1);
             g.AddNode("Reshape", "anomaly.per_feature.vector", [squared, inputShape], perFeature);
             g.AddVectorOutput(perFeature, inputDim);
         }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.ML;
+using Microsoft.ML.Data;
 using Microsoft.ML.OnnxRuntime;
 
 namespace MLNetVae.Tests.Cli;
@@ -93,8 +94,11 @@ public sealed class CliCommandTests(TrainedCliModel trained) : IClassFixture<Tra
         Assert.Equal(trainingRows, root.GetProperty("training").GetProperty("trainingRows").GetInt32() + root.GetProperty("training").GetProperty("validationRows").GetInt32());
         // Strictly above the 95% quantile: at most 5% of the held-out rows.
         Assert.InRange(threshold.GetProperty("flaggedCalibrationRows").GetInt32(), 0, (int)(0.05 * calibrationRows));
-        Assert.Contains($"{trainingRows} rows to train on, {calibrationRows} held out", run.Out);
-        Assert.Contains("held out to set the threshold on", run.Out);
+        Assert.Contains("held out from training to set the threshold on (--calibration-fraction 0.2)", run.Out);
+        Assert.Contains($"above it: {threshold.GetProperty("flaggedCalibrationRows").GetInt32()} of {calibrationRows} held-out rows", run.Out);
+        // The library's detector with its defaults: the negative-ELBO score, named in the output and the report.
+        Assert.Contains("score NegativeElbo (10 draws)", run.Out);
+        Assert.Equal("NegativeElbo", root.GetProperty("detector").GetProperty("score").GetString());
         var labels = root.GetProperty("labels");
         Assert.Equal("held-out rows", labels.GetProperty("rows").GetString());
         Assert.True(labels.GetProperty("result").GetProperty("rocAuc").GetDouble() > 0.8);
@@ -220,7 +224,8 @@ public sealed class CliCommandTests(TrainedCliModel trained) : IClassFixture<Tra
         string csv = Temp("unlabelled.csv");
         CliProcess.WriteCsv(csv, TrainedCliModel.Header.Skip(1).ToArray(), TrainedCliModel.Rows(100, 5, seed: 2).Select(r => r.Values));
         string output = Temp("unlabelled-model");
-        var run = CliProcess.Run("train", "-d", csv, "-o", output, "--hidden", "8", "--latent", "2", "--epochs", "2");
+        // 100 rows: hold out 30% so that the threshold has at least 20 rows (the detector's minimum).
+        var run = CliProcess.Run("train", "-d", csv, "-o", output, "--hidden", "8", "--latent", "2", "--epochs", "2", "--calibration-fraction", "0.3");
         Assert.True(run.ExitCode == 0, run.ToString());
         Assert.Contains("no label column: every column is a feature", run.Out);
         Assert.Contains("100 rows × 8 features", run.Out);
@@ -275,6 +280,35 @@ public sealed class CliCommandTests(TrainedCliModel trained) : IClassFixture<Tra
         // The kept model is a complete one: it scores.
         var score = CliProcess.Run("score", "-m", Path.Combine(output, "model.zip"), "-d", trained.DataPath, "-o", Temp("interrupted.csv"));
         Assert.True(score.ExitCode == 0, score.ToString());
+    }
+
+    [Fact]
+    public void ACliModelIsTheLibrarysDetectorAndALibraryPipelineScoresInTheCli()
+    {
+        // What train wrote loads in an application as the library's detector, with the threshold the report states.
+        var ml = new MLContext(seed: 1);
+        var chain = Assert.IsType<TransformerChain<ITransformer>>(ml.Model.LoadWithFastVae(trained.ModelPath, out _));
+        using var detector = Assert.IsType<VaeAnomalyTransformer>(chain.LastTransformer);
+        Assert.Equal(ReadThreshold(), detector.Threshold);
+        Assert.Equal(VaeAnomalyScoreKind.NegativeElbo, detector.ScoreKind);
+
+        // And a pipeline an application fitted and saved (named columns → Concatenate → detector) scores in the CLI.
+        var columns = TrainedCliModel.Header.Select((name, i) => new TextLoader.Column(name, DataKind.Single, i)).ToArray();
+        var data = ml.Data.LoadFromTextFile(trained.DataPath, columns, separatorChar: ',', hasHeader: true);
+        var pipeline = ml.Transforms.Concatenate("Features", TrainedCliModel.Header.Skip(1).ToArray())
+            .Append(ml.AnomalyDetection.Trainers.VariationalAutoencoder(new VaeAnomalyOptions { HiddenDim = 16, LatentDim = 2, Epochs = 5, NumberOfThreads = 1, Seed = 4 }))
+            .Fit(data);
+        string path = Temp("library-pipeline.zip");
+        ml.Model.SaveSafely(pipeline, data.Schema, path);
+        var run = CliProcess.Run("score", "-m", path, "-d", trained.DataPath, "-o", Temp("library-scores.csv"));
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains($"anomaly detector: score NegativeElbo, threshold {pipeline.LastTransformer.Threshold.ToString("G6", System.Globalization.CultureInfo.InvariantCulture)}", run.Out);
+        var expected = TestSupport.TestData.ReadScalars(pipeline.Transform(data), "Score");
+        var written = File.ReadLines(Temp("library-scores.csv")).Skip(1).Select(l => float.Parse(l.Split(',')[1 + 2], System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        Assert.Equal(expected.Length, written.Length);
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(Math.Abs(expected[i] - written[i]) <= 1e-4 * Math.Max(1, Math.Abs(expected[i])), $"row {i}: {written[i]} vs {expected[i]}");
+        pipeline.LastTransformer.Dispose();
     }
 
     [Fact]
