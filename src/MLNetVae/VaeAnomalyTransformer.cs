@@ -8,17 +8,6 @@ using MLNetVae.Scoring;
 
 namespace MLNetVae;
 
-/// <summary>Where a <see cref="VaeAnomalyTransformer"/>'s threshold came from.</summary>
-public enum VaeAnomalyThresholdSource
-{
-    /// <summary>The (1 − contamination) quantile of the training rows' scores (<see cref="VaeAnomalyOptions.Contamination"/>, <see cref="VaeAnomalyTransformer.WithContamination"/>).</summary>
-    Contamination = 0,
-    /// <summary>A value given explicitly (<see cref="VaeAnomalyOptions.Threshold"/>, <see cref="VaeAnomalyTransformer.WithThreshold"/>).</summary>
-    Explicit = 1,
-    /// <summary>Chosen on labelled data for a target false-positive rate (<see cref="VaeAnomalyTransformer.WithThresholdForFalsePositiveRate"/>).</summary>
-    FalsePositiveRate = 2,
-}
-
 /// <summary>
 /// A trained VAE anomaly detector. <see cref="Transform"/> adds a score column (Single, higher = more anomalous) and a
 /// predicted label column (Boolean, true when the score is above <see cref="Threshold"/>), plus optionally each
