@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The one test command (README and CI): installs what the tests need, then runs the whole suite.
+# The one test command (README and CI): installs what the tests need, then runs the whole suite: the unit tests,
+# the integration tests and the notebooks.
 #   bash scripts/test.sh [extra dotnet test arguments, e.g. --filter FullyQualifiedName~Onnx]
+# Only the fast unit tests (about a minute):  dotnet test tests/MLNetVae.Tests -c Release
 #
-# Tests run in Release. The packaging tests (tests/MLNetVae.Tests/Packaging) run their own
+# Tests run in Release. The packaging tests (tests/MLNetVae.IntegrationTests/Packaging) run their own
 # `dotnet pack -c Release` of src/MLNetVae, but with --artifacts-path in a temporary folder, so that
 # pack never touches the src/MLNetVae/bin|obj outputs of this build (see PackedMLNetVae).
 set -euo pipefail
@@ -27,25 +29,36 @@ if ! /usr/bin/python3 -c 'import onnx' >/dev/null 2>&1; then
 fi
 
 # Console logger at normal verbosity: one line per test with its duration, then the totals.
-# A TRX file as well, to print the plain closing line "N passed, N failed, N skipped".
+# A TRX file per project as well, to print the plain closing line "N passed, N failed, N skipped".
+# The fast unit tests (tests/MLNetVae.Tests, classes in parallel) first, then the integration tests
+# (tests/MLNetVae.IntegrationTests: processes, packaging, real data, memory), one after the other so that
+# the process and memory tests do not compete with the unit tests for the two cores.
 results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT
 status=0
-dotnet test MLNetVae.sln -c Release --logger "console;verbosity=normal" \
-  --logger "trx;LogFileName=results.trx" --results-directory "$results" "$@" || status=$?
+dotnet build MLNetVae.sln -c Release || status=$?
+if [[ $status -eq 0 ]]; then
+  for project in tests/MLNetVae.Tests tests/MLNetVae.IntegrationTests; do
+    name=$(basename "$project")
+    dotnet test "$project" -c Release --no-build --logger "console;verbosity=normal" \
+      --logger "trx;LogFileName=$name.trx" --results-directory "$results" "$@" || status=$?
+  done
+fi
 
 # The notebooks run headless too (dotnet-repl, ~1 min); a failing cell fails the run.
 notebooks=0
 bash scripts/run-notebooks.sh || notebooks=$?
 [[ $notebooks -ne 0 && $status -eq 0 ]] && status=$notebooks
 
-trx=$(find "$results" -name '*.trx' | head -n 1)
-if [[ -n "$trx" ]]; then
+passed=0; failed=0; skipped=0
+while IFS= read -r trx; do
   counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)
-  count() { sed -n "s/.* $1=\"\([0-9]*\)\".*/\1/p" <<<"$counters"; }
-  passed=$(count passed); failed=$(count failed); total=$(count total); executed=$(count executed)
-  echo
-  [[ $notebooks -ne 0 ]] && failed=$(( ${failed:-0} + 1 ))  # the notebook run counts as one more test
-  echo "${passed:-0} passed, ${failed:-0} failed, $(( ${total:-0} - ${executed:-0} )) skipped"
-fi
+  count() { local n; n=$(sed -n "s/.* $1=\"\([0-9]*\)\".*/\1/p" <<<"$counters"); echo "${n:-0}"; }
+  passed=$(( passed + $(count passed) )); failed=$(( failed + $(count failed) ))
+  skipped=$(( skipped + $(count total) - $(count executed) ))
+done < <(find "$results" -name '*.trx')
+echo
+[[ $notebooks -ne 0 ]] && failed=$(( failed + 1 ))  # the notebook run counts as one more test
+[[ $status -ne 0 && $failed -eq 0 ]] && failed=1      # a build failure is a failure, even with no test run
+echo "$passed passed, $failed failed, $skipped skipped"
 exit "$status"

@@ -24,6 +24,9 @@ internal sealed class VaeTrainer
 
     public sealed record Result(VaeWeights Weights, VaeTrainingReport Report);
 
+    /// <summary>Held by every training that sets the process-wide libtorch thread count (see <see cref="Train"/>).</summary>
+    private static readonly SemaphoreSlim ThreadSettingGate = new(1, 1);
+
     /// <summary>
     /// Rows per forward pass when evaluating (validation loss, latent statistics). A block's intermediates live until
     /// the block ends, about 22 KB a row at 768/512/256: 4,096-row blocks raised Fit's peak memory by ~90 MiB, 1,024-row
@@ -64,18 +67,32 @@ internal sealed class VaeTrainer
 
         double referenceLoss = ZeroReconstructionLoss(data, trainRows);
 
-        int previousThreads = get_num_threads();
-        if (options.NumberOfThreads is { } threads)
-            set_num_threads(threads);
+        // libtorch's intra-op thread count is one setting for the whole process: two Fits that each set their own would
+        // change it under each other (and a run would not get the thread count, nor the bit-identical weights, it asked
+        // for). Trainings that set NumberOfThreads therefore run one at a time; others run freely.
+        bool setsThreads = options.NumberOfThreads is not null;
+        if (setsThreads)
+            ThreadSettingGate.Wait(cancellation);
         try
         {
-            return Run(data, trainRows, validationRows, standardization, random, cancellation, referenceLoss);
+            int previousThreads = get_num_threads();
+            if (options.NumberOfThreads is { } threads)
+                set_num_threads(threads);
+            try
+            {
+                return Run(data, trainRows, validationRows, standardization, random, cancellation, referenceLoss);
+            }
+            finally
+            {
+                if (setsThreads)
+                    set_num_threads(previousThreads);
+                NativeMemory.ReturnFreedMemoryToSystem();
+            }
         }
         finally
         {
-            if (options.NumberOfThreads is not null)
-                set_num_threads(previousThreads);
-            NativeMemory.ReturnFreedMemoryToSystem();
+            if (setsThreads)
+                ThreadSettingGate.Release();
         }
     }
 
