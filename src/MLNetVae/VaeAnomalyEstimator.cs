@@ -107,8 +107,7 @@ public sealed class VaeAnomalyEstimator : IEstimator<VaeAnomalyTransformer>
     {
         try
         {
-            var unthresholded = new VaeAnomalyTransformer(environment, resolved, vae, Array.Empty<float>(), Array.Empty<float>(), seed,
-                float.PositiveInfinity, VaeAnomalyThresholdSource.Explicit, null, null);
+            var unthresholded = new VaeAnomalyTransformer(environment, resolved, vae, CalibrationScores.Empty, seed, AnomalyThreshold.None);
             var trainingScores = ReadScores(unthresholded.Transform(training), options.ScoreColumnName, cancellationToken);
             Array.Sort(trainingScores);
             var calibrationScores = trainingScores;
@@ -122,16 +121,16 @@ public sealed class VaeAnomalyEstimator : IEstimator<VaeAnomalyTransformer>
             VaeAnomalyTransformer result;
             if (options.Threshold is { } threshold)
             {
-                result = new VaeAnomalyTransformer(environment, resolved, vae, trainingScores, calibrationScores, seed, threshold,
-                    VaeAnomalyThresholdSource.Explicit, null, null);
+                result = new VaeAnomalyTransformer(environment, resolved, vae, new CalibrationScores(trainingScores, calibrationScores), seed,
+                    AnomalyThreshold.Explicit(threshold));
                 Log($"Threshold {threshold:G6} (explicit); it flags {calibrationScores.Count(s => s > threshold)} of {calibrationScores.Length} {rowsName} rows.");
             }
             else
             {
                 float fromContamination = VaeAnomalyTransformer.UpperQuantileThreshold(calibrationScores, options.Contamination);
                 RequireFiniteThreshold(fromContamination, calibrationScores, options.Contamination, rowsName);
-                result = new VaeAnomalyTransformer(environment, resolved, vae, trainingScores, calibrationScores, seed, fromContamination,
-                    VaeAnomalyThresholdSource.Contamination, options.Contamination, null);
+                result = new VaeAnomalyTransformer(environment, resolved, vae, new CalibrationScores(trainingScores, calibrationScores), seed,
+                    new AnomalyThreshold(fromContamination, VaeAnomalyThresholdSource.Contamination, options.Contamination));
                 Log($"Threshold {fromContamination:G6}: the {1 - options.Contamination:0.###} quantile of {calibrationScores.Length} {rowsName} scores " +
                     $"(flags {calibrationScores.Count(s => s > fromContamination)}; {trainingScores.Count(s => s > fromContamination)} of {trainingScores.Length} training rows).");
             }

@@ -26,21 +26,27 @@ public sealed class VaeAnomalyTransformer : ITransformer, IDisposable
     private readonly float[] calibrationScores;
     private readonly AnomalyScoring scoring;
 
-    internal VaeAnomalyTransformer(IHostEnvironment environment, VaeAnomalyOptions options, VaeTransformer vae, float[] sortedTrainingScores,
-        float[] sortedCalibrationScores, int seed, float threshold, VaeAnomalyThresholdSource source, double? contamination, double? falsePositiveRate)
+    /// <param name="environment">The host (log, seed) of the MLContext that made or loaded the detector.</param>
+    /// <param name="options">The resolved options (sizes and epochs filled in).</param>
+    /// <param name="vae">The trained VAE, shared with every detector derived from this one.</param>
+    /// <param name="scores">The sorted training and calibration scores kept from <c>Fit</c>.</param>
+    /// <param name="seed">Seed of the sampling scores' noise table.</param>
+    /// <param name="threshold">The threshold and where it came from.</param>
+    internal VaeAnomalyTransformer(IHostEnvironment environment, VaeAnomalyOptions options, VaeTransformer vae, CalibrationScores scores,
+        int seed, AnomalyThreshold threshold)
     {
         this.environment = environment;
         this.options = options.Clone();
         this.options.Progress = null;
         this.options.CancellationToken = default;
         Vae = vae;
-        trainingScores = sortedTrainingScores;
-        calibrationScores = sortedCalibrationScores;
-        ThresholdSource = source;
-        Contamination = contamination;
-        TargetFalsePositiveRate = falsePositiveRate;
+        trainingScores = scores.Training;
+        calibrationScores = scores.Calibration;
+        ThresholdSource = threshold.Source;
+        Contamination = threshold.Contamination;
+        TargetFalsePositiveRate = threshold.FalsePositiveRate;
         scoring = new AnomalyScoring(options.ScoreKind, options.MonteCarloSamples, seed, vae.Options.Beta,
-            vae.Weights.Standardization?.Scale, (float)vae.Options.LogVarianceLimit, threshold);
+            vae.Weights.Standardization?.Scale, (float)vae.Options.LogVarianceLimit, threshold.Value);
     }
 
     /// <summary>The trained variational autoencoder (latent features, reconstructions, generation). Shared by every transformer derived from this one.</summary>
@@ -222,7 +228,8 @@ public sealed class VaeAnomalyTransformer : ITransformer, IDisposable
         copy.Threshold = source == VaeAnomalyThresholdSource.Explicit ? threshold : null;
         if (contamination is { } c)
             copy.Contamination = c;
-        return new VaeAnomalyTransformer(environment, copy, Vae, trainingScores, calibrationScores, scoring.Seed, threshold, source, contamination, falsePositiveRate);
+        return new VaeAnomalyTransformer(environment, copy, Vae, new CalibrationScores(trainingScores, calibrationScores), scoring.Seed,
+            new AnomalyThreshold(threshold, source, contamination, falsePositiveRate));
     }
 
     private AnomalyScoringPlan Plan(DataViewSchema inputSchema)

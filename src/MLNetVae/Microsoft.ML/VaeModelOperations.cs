@@ -1,6 +1,7 @@
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using MLNetVae;
+using MLNetVae.AnomalyDetection;
 using MLNetVae.MLNet;
 using MLNetVae.Persistence;
 
@@ -59,7 +60,8 @@ public static class VaeModelOperations
         var environment = HostEnvironmentAccess.FromCatalog(catalog);
         var detectors = new Queue<VaeAnomalyTransformer>(VaeModelFile.ReadAnomalyDetectors(path).Select(r => new VaeAnomalyTransformer(
             environment, r.Options, new VaeTransformer(environment, r.Vae.Options, r.Vae.Weights, r.Vae.TrainingReport),
-            r.TrainingScores, r.CalibrationScores, r.ScoringSeed, r.Threshold, r.Source, r.Contamination, r.FalsePositiveRate)));
+            new CalibrationScores(r.TrainingScores, r.CalibrationScores), r.ScoringSeed,
+            new AnomalyThreshold(r.Threshold, r.Source, r.Contamination, r.FalsePositiveRate))));
         RegisterWith(environment.ComponentCatalog);
         ITransformer loaded;
         try

@@ -245,7 +245,8 @@ public class VaeAnomalyDetectorTests : IClassFixture<VaeAnomalyDetectorTests.Tra
         var options = detector.Options;
         options.ScoreKind = kind;
         options.MonteCarloSamples = samples;
-        return new VaeAnomalyTransformer(Ml, options, detector.Vae, detector.TrainingScores.ToArray(), detector.CalibrationScores.ToArray(), seed, detector.Threshold,
-            VaeAnomalyThresholdSource.Explicit, null, null);
+        return new VaeAnomalyTransformer(Ml, options, detector.Vae,
+            new MLNetVae.AnomalyDetection.CalibrationScores(detector.TrainingScores.ToArray(), detector.CalibrationScores.ToArray()), seed,
+            MLNetVae.AnomalyDetection.AnomalyThreshold.Explicit(detector.Threshold));
     }
 }
