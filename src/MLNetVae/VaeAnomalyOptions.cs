@@ -80,7 +80,7 @@ public sealed class VaeAnomalyOptions : VaeTrainingOptions
 
         /// <summary>
         /// The hidden width chosen for <paramref name="inputDim"/> features when <see cref="VaeAnomalyOptions.HiddenDim"/>
-        /// is null: twice the input, between 32 and 512 (so 512, the design's size, from 256 features on).
+        /// is null: twice the input, between 32 and 512 (so 512, VaeOptions' default, from 256 features on).
         /// </summary>
         public static int HiddenDimFor(int inputDim)
         {
@@ -90,7 +90,7 @@ public sealed class VaeAnomalyOptions : VaeTrainingOptions
 
         /// <summary>
         /// The latent size chosen for <paramref name="inputDim"/> features when <see cref="VaeAnomalyOptions.LatentDim"/>
-        /// is null: a third of the input (rounded up), between 2 and 256 (so 256, the design's size, from 768 features on).
+        /// is null: a third of the input (rounded up), between 2 and 256 (so 256, VaeOptions' default, from 768 features on).
         /// A bottleneck narrower than the input is what makes unusual rows hard to reconstruct.
         /// </summary>
         public static int LatentDimFor(int inputDim)

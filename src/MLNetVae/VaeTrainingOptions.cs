@@ -62,7 +62,7 @@ public abstract class VaeTrainingOptions
     /// value, its standard deviation divided by √(share of rows that differ), instead of by its standard deviation.
     /// A feature that is 0 in 99.8% of rows and sometimes 128 has a standard deviation of about 6, so each such speck is
     /// ~20 standard deviations and dominates a squared-error score; measured by its excursions it is ~1. Continuous
-    /// features are unaffected. Off for <see cref="VaeOptions"/> (the design's standardization), on for
+    /// features are unaffected. Off for <see cref="VaeOptions"/> (standardization by standard deviation), on for
     /// <see cref="VaeAnomalyOptions"/>.
     /// </summary>
     public bool ScaleNearConstantFeaturesByExcursions { get; set; }

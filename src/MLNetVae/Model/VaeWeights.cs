@@ -1,7 +1,7 @@
 namespace MLNetVae.Model;
 
 /// <summary>
-/// A trained VAE as plain arrays: the architecture of the design (three linear layers each way),
+/// A trained VAE as plain arrays: the fixed architecture of VaeOptions' remarks (three linear layers each way),
 /// the weights, and the optional input standardization. Produced by training, consumed by ONNX
 /// export and persistence.
 /// </summary>

@@ -6,7 +6,7 @@ namespace MLNetVae.Training;
 
 /// <summary>
 /// The design's VAE as a TorchSharp module. Parameter names follow the PyTorch reference
-/// (<c>encoder.0.weight</c> … <c>decoder.4.bias</c>), so state dicts line up with <c>vae_ref.py</c>.
+/// (<c>encoder.0.weight</c> … <c>decoder.4.bias</c>), so state dicts line up with the PyTorch reference the parity tests compare with (tests/MLNetVae.Tests/TestData/parity).
 /// </summary>
 internal sealed class VaeNetwork : nn.Module<Tensor, Tensor, (Tensor Reconstruction, Tensor Mu, Tensor LogVar)>
 {

@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 
 namespace MLNetVae.Training;
 
-/// <summary>The training loop: mini-batch Adam on the design's loss, validation, early stopping, safeguards.</summary>
+/// <summary>The training loop: mini-batch Adam on the VAE loss (VaeLoss), validation, early stopping, safeguards.</summary>
 internal sealed class VaeTrainer
 {
     private readonly VaeOptions options;
