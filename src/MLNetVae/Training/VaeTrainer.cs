@@ -142,33 +142,10 @@ internal sealed class VaeTrainer
                 using var warmupScalars = warmingUp ? new TrainingScalars(beta, options.LogVarianceLimit) : null;
                 var epochScalars = warmupScalars ?? scalars;
                 random.Shuffle(order);
-                double lossSum = 0, recSum = 0, klSum = 0;
-                int batchIndex = 0;
-                for (int start = 0; start < n; start += options.BatchSize, batchIndex++)
-                {
-                    cancellation.ThrowIfCancellationRequested();
-                    int count = Math.Min(options.BatchSize, n - start);
-                    using var scope = NewDisposeScope();
-                    for (int i = 0; i < count; i++)
-                        batchRows[i] = trainRows[order[start + i]];
-                    var x = batches.Load(data, batchRows.AsSpan(0, count));
-                    var eps = randn(new long[] { count, options.LatentDim }, device: device, generator: noise);
-                    var (reconstruction, mu, logVar) = network.Forward(x, eps, epochScalars);
-                    var (loss, rec, kl) = VaeLoss.Compute(reconstruction, x, mu, logVar, epochScalars);
-
-                    optimizer.ZeroGrad();
-                    loss.backward();
-                    if (options.GradientClipNormPerRow is > 0 and { } clip)
-                        nn.utils.clip_grad_norm_(parameters, clip * count);
-                    optimizer.Step();
-
-                    double lossValue = loss.item<float>();
-                    if (!double.IsFinite(lossValue))
-                        throw Diverged(epoch, batchIndex + 1, lossValue);
-                    lossSum += lossValue;
-                    recSum += rec.item<float>();
-                    klSum += kl.item<float>();
-                }
+                var sums = TrainEpoch(epoch, new EpochInputs(network, batches, data, trainRows, order, batchRows, optimizer, noise, parameters),
+                    epochScalars, cancellation);
+                int batchIndex = sums.Batches;
+                double lossSum = sums.Loss, recSum = sums.Reconstruction, klSum = sums.Kl;
 
                 double? validationLoss = validating ? ValidationLoss(network, evaluationBlocks, data, validationRows, scalars) : null;
                 if (validationLoss is { } v && !double.IsFinite(v))
@@ -238,6 +215,51 @@ internal sealed class VaeTrainer
         var reportAll = new VaeTrainingReport(reports, bestEpoch, n, validationRows.Length, stopReason,
             device.ToString(), get_num_threads(), seed, latent);
         return new Result(weights, reportAll);
+    }
+
+    /// <summary>What one epoch of mini-batch steps works with (all of it lives for the whole run).</summary>
+    private sealed record EpochInputs(VaeNetwork Network, RowBatchLoader Batches, FeatureMatrix Data, int[] TrainRows, int[] Order,
+        int[] BatchRows, VaeAdam Optimizer, Generator Noise, TorchSharp.Modules.Parameter[] Parameters);
+
+    /// <summary>Summed per-batch losses of an epoch and the number of batches.</summary>
+    private readonly record struct EpochSums(double Loss, double Reconstruction, double Kl, int Batches);
+
+    /// <summary>
+    /// One pass over the training rows in <see cref="EpochInputs.Order"/>: a forward pass, the loss, a backward pass and an
+    /// Adam step per batch, each inside a dispose scope. Throws <see cref="VaeTrainingDivergedException"/> at the first
+    /// non-finite batch loss.
+    /// </summary>
+    private EpochSums TrainEpoch(int epoch, EpochInputs inputs, TrainingScalars scalars, CancellationToken cancellation)
+    {
+        int n = inputs.TrainRows.Length;
+        double lossSum = 0, recSum = 0, klSum = 0;
+        int batchIndex = 0;
+        for (int start = 0; start < n; start += options.BatchSize, batchIndex++)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            int count = Math.Min(options.BatchSize, n - start);
+            using var scope = NewDisposeScope();
+            for (int i = 0; i < count; i++)
+                inputs.BatchRows[i] = inputs.TrainRows[inputs.Order[start + i]];
+            var x = inputs.Batches.Load(inputs.Data, inputs.BatchRows.AsSpan(0, count));
+            var eps = randn(new long[] { count, options.LatentDim }, device: device, generator: inputs.Noise);
+            var (reconstruction, mu, logVar) = inputs.Network.Forward(x, eps, scalars);
+            var (loss, rec, kl) = VaeLoss.Compute(reconstruction, x, mu, logVar, scalars);
+
+            inputs.Optimizer.ZeroGrad();
+            loss.backward();
+            if (options.GradientClipNormPerRow is > 0 and { } clip)
+                nn.utils.clip_grad_norm_(inputs.Parameters, clip * count);
+            inputs.Optimizer.Step();
+
+            double lossValue = loss.item<float>();
+            if (!double.IsFinite(lossValue))
+                throw Diverged(epoch, batchIndex + 1, lossValue);
+            lossSum += lossValue;
+            recSum += rec.item<float>();
+            klSum += kl.item<float>();
+        }
+        return new EpochSums(lossSum, recSum, klSum, batchIndex);
     }
 
     /// <summary>β of an epoch: linear from 0 (epoch 1) to <see cref="VaeTrainingOptions.Beta"/> at epoch KlWarmupEpochs + 1.</summary>
