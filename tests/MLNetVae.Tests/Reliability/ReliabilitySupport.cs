@@ -4,8 +4,12 @@ using MLNetVae.Tests.TestSupport;
 
 namespace MLNetVae.Tests.Reliability;
 
-/// <summary>The reliability suite shares one small trained model (and runs its classes one after another).</summary>
-[CollectionDefinition(Name)]
+/// <summary>
+/// The reliability suite shares one small trained model and runs its classes one after another, apart from the other
+/// test classes (which run in parallel): it counts process-wide ONNX Runtime calls, times cancellation and runs its own
+/// threads, which other tests running at the same time would disturb.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class ReliabilityCollection : ICollectionFixture<NewsModel>
 {
     public const string Name = "Reliability";

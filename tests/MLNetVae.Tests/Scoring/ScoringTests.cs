@@ -8,6 +8,8 @@ using static TorchSharp.torch;
 namespace MLNetVae.Tests.Scoring;
 
 /// <summary>The transformer's ONNX Runtime scoring inside ML.NET: correctness against TorchSharp and across access paths.</summary>
+// Counts process-wide ONNX Runtime calls (VaeOnnxScorer.EncoderRuns/DecoderRuns): runs apart from the parallel classes.
+[Collection(TestSupport.SerialCollection.Name)]
 public class ScoringTests : IClassFixture<ScoringTests.TrainedModel>
 {
     /// <summary>One small model trained once on the real embeddings, shared by the tests of this class.</summary>
