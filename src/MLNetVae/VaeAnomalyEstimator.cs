@@ -117,11 +117,12 @@ public sealed class VaeAnomalyEstimator : IEstimator<VaeAnomalyTransformer>
                 Array.Sort(calibrationScores);
             }
             string rowsName = calibrationRows > 0 ? "held-out" : "training";
+            var kept = new CalibrationScores(trainingScores, calibrationScores);
 
             VaeAnomalyTransformer result;
             if (options.Threshold is { } threshold)
             {
-                result = new VaeAnomalyTransformer(environment, resolved, vae, new CalibrationScores(trainingScores, calibrationScores), seed,
+                result = new VaeAnomalyTransformer(environment, resolved, vae, kept, seed,
                     AnomalyThreshold.Explicit(threshold));
                 Log($"Threshold {threshold:G6} (explicit); it flags {calibrationScores.Count(s => s > threshold)} of {calibrationScores.Length} {rowsName} rows.");
             }
@@ -129,7 +130,7 @@ public sealed class VaeAnomalyEstimator : IEstimator<VaeAnomalyTransformer>
             {
                 float fromContamination = VaeAnomalyTransformer.UpperQuantileThreshold(calibrationScores, options.Contamination);
                 RequireFiniteThreshold(fromContamination, calibrationScores, options.Contamination, rowsName);
-                result = new VaeAnomalyTransformer(environment, resolved, vae, new CalibrationScores(trainingScores, calibrationScores), seed,
+                result = new VaeAnomalyTransformer(environment, resolved, vae, kept, seed,
                     new AnomalyThreshold(fromContamination, VaeAnomalyThresholdSource.Contamination, options.Contamination));
                 Log($"Threshold {fromContamination:G6}: the {1 - options.Contamination:0.###} quantile of {calibrationScores.Length} {rowsName} scores " +
                     $"(flags {calibrationScores.Count(s => s > fromContamination)}; {trainingScores.Count(s => s > fromContamination)} of {trainingScores.Length} training rows).");

@@ -199,23 +199,10 @@ public sealed class VaeAnomalyOptions : VaeTrainingOptions
         if (Threshold is { } threshold && !float.IsFinite(threshold))
             throw OutOfRange(nameof(Threshold), threshold, "null (use Contamination) or a finite value");
 
-        RequireName(ScoreColumnName, nameof(ScoreColumnName));
-        RequireName(PredictedLabelColumnName, nameof(PredictedLabelColumnName));
-        if (PerFeatureErrorColumnName is not null)
-            RequireName(PerFeatureErrorColumnName, nameof(PerFeatureErrorColumnName));
-        var outputs = new[]
-        {
-            (ScoreColumnName, nameof(ScoreColumnName)), (PredictedLabelColumnName, nameof(PredictedLabelColumnName)),
-            (PerFeatureErrorColumnName, nameof(PerFeatureErrorColumnName)),
-        }.Where(o => o.Item1 is not null).ToList();
-        var clash = outputs.FirstOrDefault(o => string.Equals(o.Item1, FeatureColumnName, StringComparison.Ordinal));
-        if (clash.Item1 is not null)
-            throw new ArgumentException(
-                $"VaeAnomalyOptions.{clash.Item2} is '{clash.Item1}', the name of the feature column. Give the output its own name (the feature column stays readable after scoring).");
-        var duplicate = outputs.GroupBy(o => o.Item1, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
-        if (duplicate is not null)
-            throw new ArgumentException(
-                $"The output columns {string.Join(" and ", duplicate.Select(d => d.Item2))} are both named '{duplicate.Key}'. Give each output column its own name.");
+        var outputs = new List<(string?, string)> { (ScoreColumnName, nameof(ScoreColumnName)), (PredictedLabelColumnName, nameof(PredictedLabelColumnName)) };
+        if (PerFeatureErrorColumnName is not null) // optional: null adds no column
+            outputs.Add((PerFeatureErrorColumnName, nameof(PerFeatureErrorColumnName)));
+        RequireDistinctOutputs(FeatureColumnName, "feature column", outputs);
     }
 
     /// <summary>The <see cref="VaeOptions"/> the VAE is trained with, sizes and epochs resolved for the data.</summary>
@@ -238,11 +225,5 @@ public sealed class VaeAnomalyOptions : VaeTrainingOptions
         if (!(contamination > 0 && contamination <= 0.5))
             throw new ArgumentOutOfRangeException(parameter, contamination,
                 $"{parameter} is {contamination}; it must be in (0, 0.5]: the expected fraction of anomalies among the training rows.");
-    }
-
-    private static void RequireName(string? name, string option)
-    {
-        if (string.IsNullOrWhiteSpace(name))
-            throw new ArgumentException($"VaeAnomalyOptions.{option} must name a column; it is empty.", option);
     }
 }

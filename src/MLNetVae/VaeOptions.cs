@@ -100,22 +100,12 @@ public sealed class VaeOptions : VaeTrainingOptions
         RequireLayerFits(HiddenDim, HiddenDim, nameof(HiddenDim), HiddenDim, "HiddenDim x HiddenDim");
         RequireLayerFits(HiddenDim, 2L * LatentDim, nameof(LatentDim), LatentDim, "HiddenDim x 2·LatentDim");
 
-        var outputs = new[]
-        {
+        RequireDistinctOutputs(InputColumnName, "input column",
+        [
             (MuColumnName, nameof(MuColumnName)), (LogVarColumnName, nameof(LogVarColumnName)),
             (ReconstructionColumnName, nameof(ReconstructionColumnName)),
             (ReconstructionErrorColumnName, nameof(ReconstructionErrorColumnName)),
-        };
-        foreach (var (name, option) in outputs)
-            RequireName(name, option);
-        var clash = outputs.FirstOrDefault(o => string.Equals(o.Item1, InputColumnName, StringComparison.Ordinal));
-        if (clash.Item1 is not null)
-            throw new ArgumentException(
-                $"VaeOptions.{clash.Item2} is '{clash.Item1}', the name of the input column. Give the output its own name (the input column stays readable after scoring).");
-        var duplicate = outputs.GroupBy(o => o.Item1, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
-        if (duplicate is not null)
-            throw new ArgumentException(
-                $"The output columns {string.Join(" and ", duplicate.Select(d => d.Item2))} are both named '{duplicate.Key}'. Give each output column its own name.");
+        ]);
     }
 
     /// <summary>The checks that need the input size: the first and last layers (input x HiddenDim) must fit in one array.</summary>
@@ -133,11 +123,5 @@ public sealed class VaeOptions : VaeTrainingOptions
     {
         if (value <= 0)
             throw OutOfRange(option, value, "a value > 0");
-    }
-
-    private static void RequireName(string? name, string option)
-    {
-        if (string.IsNullOrWhiteSpace(name))
-            throw new ArgumentException($"VaeOptions.{option} must name a column; it is empty.", option);
     }
 }

@@ -166,6 +166,32 @@ public abstract class VaeTrainingOptions
             throw OutOfRange(nameof(NumberOfThreads), threads, "null (TorchSharp's default) or a value > 0");
     }
 
+    /// <summary>A column option must name a column: not null, empty or whitespace.</summary>
+    private protected void RequireName(string? name, string option)
+    {
+        if (string.IsNullOrWhiteSpace(name))
+            throw new ArgumentException($"{GetType().Name}.{option} must name a column; it is empty.", option);
+    }
+
+    /// <summary>
+    /// The output columns (name, option) each name a column, none is named like the input column (named
+    /// <paramref name="inputRole"/>, e.g. "input column") and no two share a name. Optional outputs that are off are not
+    /// passed.
+    /// </summary>
+    private protected void RequireDistinctOutputs(string inputName, string inputRole, IReadOnlyList<(string? Name, string Option)> named)
+    {
+        foreach (var (name, option) in named)
+            RequireName(name, option);
+        var clash = named.FirstOrDefault(o => string.Equals(o.Name, inputName, StringComparison.Ordinal));
+        if (clash.Name is not null)
+            throw new ArgumentException(
+                $"{GetType().Name}.{clash.Option} is '{clash.Name}', the name of the {inputRole}. Give the output its own name (the {inputRole} stays readable after scoring).");
+        var duplicate = named.GroupBy(o => o.Name, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null)
+            throw new ArgumentException(
+                $"The output columns {string.Join(" and ", duplicate.Select(d => d.Option))} are both named '{duplicate.Key}'. Give each output column its own name.");
+    }
+
     // Training computes in float32: a value past float.MaxValue would silently become ∞ there.
     private void RequireFloat(string option, double value, bool positive)
     {

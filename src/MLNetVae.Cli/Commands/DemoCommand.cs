@@ -115,8 +115,7 @@ internal static class DemoCommand
         // 1. The detector, trained on every row without labels.
         options.CancellationToken = cancellationToken;
         var clock = Stopwatch.StartNew();
-        int expectedEpochs = options.Epochs ?? VaeAnomalyOptions.Defaults.EpochsFor((long)(data.RowCount * (1 - options.ValidationFraction)), options.BatchSize);
-        using var detector = TrainingProgressView.Run(console, expectedEpochs, progress =>
+        using var detector = TrainingProgressView.Run(console, options.Epochs ?? VaeAnomalyOptions.Defaults.MaximumEpochs, progress =>
         {
             options.Progress = progress;
             return ml.AnomalyDetection.Trainers.VariationalAutoencoder(options).Fit(data.Data);
@@ -149,8 +148,7 @@ internal static class DemoCommand
         var onnx = OnnxPair.Of(vae);
         output.WriteAll(
         [
-            (EncoderFile, path => File.WriteAllBytes(path, onnx.Encoder)),
-            (DecoderFile, path => File.WriteAllBytes(path, onnx.Decoder)),
+            .. onnx.Files(EncoderFile, DecoderFile),
             (LatentPlotFile, path => Plots.Latent(path, projection, data.Labels, $"VAE latent means of {Path.GetFileName(dataPath)}, projected to 2-D")),
             (LossPlotFile, path => Plots.Loss(path, training, $"VAE training on {Path.GetFileName(dataPath)}")),
             (ReportFile, path => Output.ReportFile.Write(path, report)),

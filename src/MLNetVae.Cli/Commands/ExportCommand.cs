@@ -39,8 +39,7 @@ internal static class ExportCommand
         var ml = new MLContext(seed: 1);
         using var vae = ModelFile.LoadVae(ml, settings.ModelPath);
         var onnx = OnnxPair.Of(vae);
-        output.WriteAll([(EncoderFile, path => File.WriteAllBytes(path, onnx.Encoder)), (DecoderFile, path => File.WriteAllBytes(path, onnx.Decoder))],
-            CancellationToken.None);
+        output.WriteAll(onnx.Files(EncoderFile, DecoderFile), CancellationToken.None);
 
         var console = context.Out;
         console.MarkupLineInterpolated($"[bold]Model[/] {Path.GetFullPath(settings.ModelPath)}: VAE {vae.InputDim} → {vae.HiddenDim} → {vae.LatentDim}{(vae.IsStandardized ? ", standardization folded into both graphs" : "")}");

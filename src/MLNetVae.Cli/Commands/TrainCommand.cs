@@ -169,13 +169,11 @@ internal static class TrainCommand
         var features = AnomalyPipeline.FitFeatures(ml, data);
         var featurized = features.Transform(data.Data);
         options.CancellationToken = cancellationToken;
-        int expectedEpochs = options.Epochs ?? VaeAnomalyOptions.Defaults.EpochsFor(
-            (long)(data.RowCount * (1 - options.CalibrationFraction) * (1 - options.ValidationFraction)), options.BatchSize);
         VaeAnomalyTransformer detector;
         bool cancelled = false;
         try
         {
-            detector = TrainingProgressView.Run(console, expectedEpochs, progress =>
+            detector = TrainingProgressView.Run(console, options.Epochs ?? VaeAnomalyOptions.Defaults.MaximumEpochs, progress =>
             {
                 options.Progress = progress;
                 return ml.AnomalyDetection.Trainers.VariationalAutoencoder(options).Fit(featurized);
@@ -244,8 +242,7 @@ internal static class TrainCommand
         output.WriteAll(
         [
             (ModelFile, path => ml.Model.SaveSafely(model, inputSchema, path, overwrite: true)),
-            (EncoderFile, path => File.WriteAllBytes(path, onnx.Encoder)),
-            (DecoderFile, path => File.WriteAllBytes(path, onnx.Decoder)),
+            .. onnx.Files(EncoderFile, DecoderFile),
             (LossPlotFile, path => Plots.Loss(path, training, $"VAE training on {Path.GetFileName(dataPath)}")),
             (ReportFile, path => Output.ReportFile.Write(path, report)),
         ], work);

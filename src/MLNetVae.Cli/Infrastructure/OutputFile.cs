@@ -21,23 +21,9 @@ internal static class OutputFile
 
     /// <summary>
     /// Creates the folder <paramref name="fullPath"/> goes into and writes the file through a temporary file beside it,
-    /// moved into place with Ctrl+C held off: the target is the old file or the complete new one, never a partial one.
+    /// moved into place with Ctrl+C held off (<see cref="OutputFolder.WriteAll(string, IReadOnlyList{ValueTuple{string, Action{string}}}, bool, CancellationToken)"/>):
+    /// the target is the old file or the complete new one, never a partial one. <see cref="Prepare"/> checked the overwrite rule.
     /// </summary>
-    public static void Write(string fullPath, Action<string> write)
-    {
-        string folder = Path.GetDirectoryName(fullPath)!;
-        Directory.CreateDirectory(folder);
-        string temporary = Path.Combine(folder, $".{Path.GetFileNameWithoutExtension(fullPath)}.partial-{Environment.ProcessId}-{Guid.NewGuid():N}{Path.GetExtension(fullPath)}");
-        try
-        {
-            write(temporary);
-            using (CommandExecution.HoldOffCtrlC())
-                File.Move(temporary, fullPath, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temporary))
-                File.Delete(temporary);
-        }
-    }
+    public static void Write(string fullPath, Action<string> write) =>
+        OutputFolder.WriteAll(Path.GetDirectoryName(fullPath)!, [(Path.GetFileName(fullPath), write)], overwrite: true, CancellationToken.None);
 }

@@ -54,9 +54,17 @@ internal sealed class OutputFolder
     /// beside its target, then moves them all into place while Ctrl+C is held off: whatever moment Ctrl+C comes, the
     /// folder holds either all the old files or all the new ones. Cancelling before the moves deletes the temporary files.
     /// </summary>
-    public void WriteAll(IReadOnlyList<(string FileName, Action<string> Write)> files, CancellationToken cancellationToken)
+    public void WriteAll(IReadOnlyList<(string FileName, Action<string> Write)> files, CancellationToken cancellationToken) =>
+        WriteAll(FullPath, files, Overwrite, cancellationToken);
+
+    /// <summary>
+    /// <see cref="WriteAll(IReadOnlyList{ValueTuple{string, Action{string}}}, CancellationToken)"/> into <paramref name="folder"/>
+    /// (created if needed): also what <see cref="OutputFile.Write"/> uses for its one file.
+    /// </summary>
+    internal static void WriteAll(string folder, IReadOnlyList<(string FileName, Action<string> Write)> files, bool overwrite,
+        CancellationToken cancellationToken)
     {
-        Directory.CreateDirectory(FullPath);
+        Directory.CreateDirectory(folder);
         string stamp = $"{Environment.ProcessId}-{Guid.NewGuid():N}"[..16];
         var staged = new List<(string Temporary, string Target)>();
         try
@@ -65,12 +73,12 @@ internal sealed class OutputFolder
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 // Same folder (so the move is a rename), same extension (writers that pick the format from it).
-                string temporary = File($".{Path.GetFileNameWithoutExtension(fileName)}.partial-{stamp}{Path.GetExtension(fileName)}");
-                staged.Add((temporary, File(fileName)));
+                string temporary = Path.Combine(folder, $".{Path.GetFileNameWithoutExtension(fileName)}.partial-{stamp}{Path.GetExtension(fileName)}");
+                staged.Add((temporary, Path.Combine(folder, fileName)));
                 write(temporary);
             }
             cancellationToken.ThrowIfCancellationRequested();
-            if (!Overwrite && staged.FirstOrDefault(s => System.IO.File.Exists(s.Target)) is { Target: { } taken })
+            if (!overwrite && staged.FirstOrDefault(s => System.IO.File.Exists(s.Target)) is { Target: { } taken })
                 throw new CliException($"The output file '{taken}' appeared while this command ran; not overwriting.", "Add --overwrite, or choose another --output folder.");
             using (CommandExecution.HoldOffCtrlC())
             {

@@ -10,4 +10,8 @@ internal sealed record OnnxPair(byte[] Encoder, byte[] Decoder)
         vae.ExportOnnx(encoder, decoder);
         return new OnnxPair(encoder.ToArray(), decoder.ToArray());
     }
+
+    /// <summary>The two files for <c>OutputFolder.WriteAll</c>: the encoder as <paramref name="encoderFile"/>, the decoder as <paramref name="decoderFile"/>.</summary>
+    public (string FileName, Action<string> Write)[] Files(string encoderFile, string decoderFile) =>
+        [(encoderFile, path => File.WriteAllBytes(path, Encoder)), (decoderFile, path => File.WriteAllBytes(path, Decoder))];
 }

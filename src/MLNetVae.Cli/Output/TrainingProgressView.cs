@@ -12,7 +12,8 @@ internal static class TrainingProgressView
 {
     /// <summary>
     /// Runs <paramref name="train"/>, handing it the <see cref="IProgress{T}"/> to put in <see cref="VaeTrainingOptions.Progress"/>.
-    /// <paramref name="totalEpochs"/> is the expected count until the first report says the real one.
+    /// <paramref name="totalEpochs"/> is the most epochs there can be (the bar's length until the first report gives the
+    /// count the detector chose).
     /// </summary>
     public static T Run<T>(IAnsiConsole console, int totalEpochs, Func<IProgress<VaeEpochReport>, T> train)
     {

@@ -1,3 +1,5 @@
+using MLNetVae.Data;
+
 namespace MLNetVae.Scoring;
 
 /// <summary>
@@ -19,15 +21,5 @@ internal static class ScoreOverflow
 
     /// <summary><paramref name="score"/>, or +∞ when it is NaN although every value of <paramref name="input"/> is finite.</summary>
     public static float Finish(float score, ReadOnlySpan<float> input) =>
-        float.IsNaN(score) && AllFinite(input) ? float.PositiveInfinity : score;
-
-    private static bool AllFinite(ReadOnlySpan<float> values)
-    {
-        // x · 0 is 0 for a finite x and NaN for NaN or ±∞, so the sum is NaN exactly when a value is not finite
-        // (the same test the saved-model graph makes).
-        float sum = 0;
-        foreach (float v in values)
-            sum += v * 0f;
-        return !float.IsNaN(sum);
-    }
+        float.IsNaN(score) && InputColumn.IsFinite(input) ? float.PositiveInfinity : score;
 }
