@@ -123,7 +123,7 @@ public sealed class VaeAnomalyEstimator : IEstimator<VaeAnomalyTransformer>
             if (options.Threshold is { } threshold)
             {
                 result = new VaeAnomalyTransformer(environment, resolved, vae, kept, seed,
-                    AnomalyThreshold.Explicit(threshold));
+                    AnomalyThreshold.Explicit(threshold), unthresholded.Scorers);
                 Log($"Threshold {threshold:G6} (explicit); it flags {calibrationScores.Count(s => s > threshold)} of {calibrationScores.Length} {rowsName} rows.");
             }
             else
@@ -131,7 +131,7 @@ public sealed class VaeAnomalyEstimator : IEstimator<VaeAnomalyTransformer>
                 float fromContamination = VaeAnomalyTransformer.UpperQuantileThreshold(calibrationScores, options.Contamination);
                 RequireFiniteThreshold(fromContamination, calibrationScores, options.Contamination, rowsName);
                 result = new VaeAnomalyTransformer(environment, resolved, vae, kept, seed,
-                    new AnomalyThreshold(fromContamination, VaeAnomalyThresholdSource.Contamination, options.Contamination));
+                    new AnomalyThreshold(fromContamination, VaeAnomalyThresholdSource.Contamination, options.Contamination), unthresholded.Scorers);
                 Log($"Threshold {fromContamination:G6}: the {1 - options.Contamination:0.###} quantile of {calibrationScores.Length} {rowsName} scores " +
                     $"(flags {calibrationScores.Count(s => s > fromContamination)}; {trainingScores.Count(s => s > fromContamination)} of {trainingScores.Length} training rows).");
             }

@@ -24,7 +24,8 @@ public sealed class VaeAnomalyTransformer : ITransformer, IDisposable
     private readonly VaeAnomalyOptions options;
     private readonly float[] trainingScores;
     private readonly float[] calibrationScores;
-    private readonly AnomalyScoring scoring;
+    private readonly AnomalyScoreDefinition score;
+    private readonly ScorerSlot<AnomalyOnnxScorer> scorers;
 
     /// <param name="environment">The host (log, seed) of the MLContext that made or loaded the detector.</param>
     /// <param name="options">The resolved options (sizes and epochs filled in).</param>
@@ -32,8 +33,9 @@ public sealed class VaeAnomalyTransformer : ITransformer, IDisposable
     /// <param name="scores">The sorted training and calibration scores kept from <c>Fit</c>.</param>
     /// <param name="seed">Seed of the sampling scores' noise table.</param>
     /// <param name="threshold">The threshold and where it came from.</param>
+    /// <param name="scorers">The score sessions of a detector with the same model and score (derived detectors share them), or null for new ones.</param>
     internal VaeAnomalyTransformer(IHostEnvironment environment, VaeAnomalyOptions options, VaeTransformer vae, CalibrationScores scores,
-        int seed, AnomalyThreshold threshold)
+        int seed, AnomalyThreshold threshold, ScorerSlot<AnomalyOnnxScorer>? scorers = null)
     {
         this.environment = environment;
         this.options = options.Clone();
@@ -45,15 +47,20 @@ public sealed class VaeAnomalyTransformer : ITransformer, IDisposable
         ThresholdSource = threshold.Source;
         Contamination = threshold.Contamination;
         TargetFalsePositiveRate = threshold.FalsePositiveRate;
-        scoring = new AnomalyScoring(options.ScoreKind, options.MonteCarloSamples, seed, vae.Options.Beta,
-            vae.Weights.Standardization?.Scale, (float)vae.Options.LogVarianceLimit, threshold.Value);
+        Threshold = threshold.Value;
+        score = new AnomalyScoreDefinition(options.ScoreKind, options.MonteCarloSamples, seed, vae.Options.Beta, (float)vae.Options.LogVarianceLimit);
+        this.scorers = scorers ?? new ScorerSlot<AnomalyOnnxScorer>(() =>
+        {
+            var (gpuDeviceId, fallbackToCpu) = HostEnvironmentAccess.DeviceSettings(environment);
+            return new AnomalyOnnxScorer(Vae.Weights, score, gpuDeviceId, fallbackToCpu);
+        });
     }
 
     /// <summary>The trained variational autoencoder (latent features, reconstructions, generation). Shared by every transformer derived from this one.</summary>
     public VaeTransformer Vae { get; }
 
     /// <summary>A row is an anomaly when its score is above this value.</summary>
-    public float Threshold => scoring.Threshold;
+    public float Threshold { get; }
 
     /// <summary>How <see cref="Threshold"/> was chosen.</summary>
     public VaeAnomalyThresholdSource ThresholdSource { get; }
@@ -65,10 +72,10 @@ public sealed class VaeAnomalyTransformer : ITransformer, IDisposable
     public double? TargetFalsePositiveRate { get; }
 
     /// <summary>The score this detector computes.</summary>
-    public VaeAnomalyScoreKind ScoreKind => scoring.Kind;
+    public VaeAnomalyScoreKind ScoreKind => score.Kind;
 
     /// <summary>Seed of the sampling scores' noise table (the training seed).</summary>
-    public int ScoringSeed => scoring.Seed;
+    public int ScoringSeed => score.Seed;
 
     /// <summary>The scores of the rows the detector was trained on, sorted ascending.</summary>
     public IReadOnlyList<float> TrainingScores => trainingScores;
@@ -220,7 +227,11 @@ public sealed class VaeAnomalyTransformer : ITransformer, IDisposable
     /// Releases the ONNX Runtime sessions of the shared <see cref="Vae"/> (native memory). Every transformer that shares
     /// it stays usable: the sessions are created again on the next use.
     /// </summary>
-    public void Dispose() => Vae.Dispose();
+    public void Dispose()
+    {
+        scorers.Retire();
+        Vae.Dispose();
+    }
 
     private VaeAnomalyTransformer With(float threshold, VaeAnomalyThresholdSource source, double? contamination, double? falsePositiveRate)
     {
@@ -228,8 +239,8 @@ public sealed class VaeAnomalyTransformer : ITransformer, IDisposable
         copy.Threshold = source == VaeAnomalyThresholdSource.Explicit ? threshold : null;
         if (contamination is { } c)
             copy.Contamination = c;
-        return new VaeAnomalyTransformer(environment, copy, Vae, new CalibrationScores(trainingScores, calibrationScores), scoring.Seed,
-            new AnomalyThreshold(threshold, source, contamination, falsePositiveRate));
+        return new VaeAnomalyTransformer(environment, copy, Vae, new CalibrationScores(trainingScores, calibrationScores), score.Seed,
+            new AnomalyThreshold(threshold, source, contamination, falsePositiveRate), scorers);
     }
 
     private AnomalyScoringPlan Plan(DataViewSchema inputSchema)
@@ -238,12 +249,13 @@ public sealed class VaeAnomalyTransformer : ITransformer, IDisposable
         return new AnomalyScoringPlan(inputSchema, AnomalyColumnNames.From(options), Vae.InputDim);
     }
 
-    private AnomalyBlockScoring CreateBlockScoring(DataViewSchema inputSchema) => new(Plan(inputSchema), Vae.LeaseScorer, scoring, NoiseTable);
+    private AnomalyBlockScoring CreateBlockScoring(DataViewSchema inputSchema) => new(Plan(inputSchema), scorers.Lease, Threshold);
 
-    /// <summary>The sampling scores' draws (see <see cref="AnomalyScoring.NoiseTable"/>), made once per detector.</summary>
-    internal float[] NoiseTable => noiseTable ??= scoring.NoiseTable(Vae.LatentDim);
+    /// <summary>What fixes the score (the saved row graph is built from it).</summary>
+    internal AnomalyScoreDefinition ScoreDefinition => score;
 
-    private float[]? noiseTable;
+    /// <summary>The score sessions, shared with the detectors derived from this one.</summary>
+    internal ScorerSlot<AnomalyOnnxScorer> Scorers => scorers;
 
     /// <summary>
     /// The empirical (1 − <paramref name="fraction"/>) quantile of <paramref name="sortedAscending"/>: the smallest value

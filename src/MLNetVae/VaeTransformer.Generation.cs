@@ -50,7 +50,7 @@ public sealed partial class VaeTransformer
 
         using var lease = LeaseScorer();
         var scorer = lease.Scorer;
-        var block = scorer.CreateBlock(2);
+        var block = new VaeBlock(2, InputDim, LatentDim);
         a.CopyTo(block.InputRow(0));
         b.CopyTo(block.InputRow(1));
         block.Rows = 2;
@@ -90,7 +90,7 @@ public sealed partial class VaeTransformer
 
         using var lease = LeaseScorer();
         var scorer = lease.Scorer;
-        var block = scorer.CreateBlock(Math.Min(GenerationBlockRows, rows.Length));
+        var block = new VaeBlock(Math.Min(GenerationBlockRows, rows.Length), InputDim, LatentDim);
         for (int start = 0; start < rows.Length; start += block.Capacity)
         {
             int n = Math.Min(block.Capacity, rows.Length - start);

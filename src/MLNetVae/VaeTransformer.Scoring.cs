@@ -9,8 +9,7 @@ namespace MLNetVae;
 
 public sealed partial class VaeTransformer : ITransformer, IDisposable
 {
-    private readonly object scorerGate = new();
-    private VaeOnnxScorer? scorer;
+    private ScorerSlot<VaeOnnxScorer>? scorers;
     private byte[]? encoderModel;
     private byte[]? decoderModel;
 
@@ -114,11 +113,7 @@ public sealed partial class VaeTransformer : ITransformer, IDisposable
     /// </summary>
     public void Dispose()
     {
-        lock (scorerGate)
-        {
-            scorer?.Dispose();
-            scorer = null;
-        }
+        Scorers.Retire();
     }
 
     private VaeScoringPlan Plan(DataViewSchema inputSchema)
@@ -131,18 +126,14 @@ public sealed partial class VaeTransformer : ITransformer, IDisposable
     /// The current scorer (created on first use or after <see cref="Dispose"/>), leased for one scoring call so that a
     /// concurrent <see cref="Dispose"/> cannot release its sessions while they run.
     /// </summary>
-    internal VaeOnnxScorer.Lease LeaseScorer()
+    internal ScorerLease<VaeOnnxScorer> LeaseScorer() => Scorers.Lease();
+
+    private ScorerSlot<VaeOnnxScorer> Scorers => LazyInitializer.EnsureInitialized(ref scorers, () => new ScorerSlot<VaeOnnxScorer>(() =>
     {
-        lock (scorerGate)
-        {
-            if (scorer is null)
-            {
-                var (gpuDeviceId, fallbackToCpu) = HostEnvironmentAccess.DeviceSettings(environment);
-                scorer = new VaeOnnxScorer(EncoderModel, DecoderModel, InputDim, LatentDim, gpuDeviceId, fallbackToCpu);
-            }
-            return scorer.Acquire();
-        }
-    }
+        var (gpuDeviceId, fallbackToCpu) = HostEnvironmentAccess.DeviceSettings(environment);
+        return new VaeOnnxScorer(EncoderModel, ReconstructionErrorGraph.ExportScoringDecoder(Weights), () => DecoderModel,
+            InputDim, LatentDim, gpuDeviceId, fallbackToCpu);
+    }));
 
     private OnnxModelMetadata OnnxMetadata() => new(options.Beta, new Dictionary<string, string>
     {

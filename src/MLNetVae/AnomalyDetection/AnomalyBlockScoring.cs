@@ -5,15 +5,21 @@ using MLNetVae.Scoring;
 namespace MLNetVae.AnomalyDetection;
 
 /// <summary>
-/// Block scoring for <c>VaeAnomalyTransformer</c>: Score, PredictedLabel and the optional per-feature error, with the
-/// encoder once per block and the decoder as often as the score needs (see <see cref="AnomalyBlockScorer"/>).
-/// Like the VAE's, the shared scorer is leased for each block (see <see cref="VaeBlockScoring"/>).
+/// Block scoring for <c>VaeAnomalyTransformer</c>: Score, PredictedLabel and the optional per-feature error, computed by
+/// <see cref="AnomalyOnnxScorer"/> (the graph saved models carry). Like the VAE's, the shared scorer is leased for each
+/// block (see <see cref="VaeBlockScoring"/>).
 /// </summary>
-internal sealed class AnomalyBlockScoring(AnomalyScoringPlan plan, Func<VaeOnnxScorer.Lease> leaseScorer, AnomalyScoring scoring, float[] noiseTable)
+internal sealed class AnomalyBlockScoring(AnomalyScoringPlan plan, Func<ScorerLease<AnomalyOnnxScorer>> leaseScorer, float threshold)
     : IBlockScoring<AnomalyBlockScoring.Block>
 {
-    /// <summary>The buffers of a block and the outputs its consumer asked for.</summary>
-    internal sealed record Block(AnomalyBlock Data, AnomalyOutputs Outputs);
+    /// <summary>Row-major buffers of one block of rows and the outputs its consumer asked for.</summary>
+    internal sealed class Block(int capacity, int inputDim, AnomalyOutputs outputs)
+    {
+        public int InputDim { get; } = inputDim;
+        public float[] Input { get; } = new float[capacity * inputDim];
+        public float[]? Score { get; } = (outputs & (AnomalyOutputs.Score | AnomalyOutputs.PredictedLabel)) != 0 ? new float[capacity] : null;
+        public float[]? PerFeatureError { get; } = (outputs & AnomalyOutputs.PerFeatureError) != 0 ? new float[capacity * inputDim] : null;
+    }
 
     public IScoringPlan Plan => plan;
 
@@ -22,39 +28,28 @@ internal sealed class AnomalyBlockScoring(AnomalyScoringPlan plan, Func<VaeOnnxS
     public Block? CreateBlock(IReadOnlyList<DataViewSchema.Column> activeColumns, int capacity)
     {
         var outputs = plan.OutputsNeeded(activeColumns);
-        if (outputs == AnomalyOutputs.None)
-            return null;
-        using var lease = leaseScorer();
-        return new Block(new AnomalyBlock(lease.Scorer.CreateBlock(capacity)), outputs);
+        return outputs == AnomalyOutputs.None ? null : new Block(capacity, plan.InputDim, outputs);
     }
 
-    public Span<float> InputRow(Block block, int row) => block.Data.Vae.InputRow(row);
+    public Span<float> InputRow(Block block, int row) => block.Input.AsSpan(row * block.InputDim, block.InputDim);
 
     public void Score(Block block, int rows)
     {
-        block.Data.Vae.Rows = rows;
         if (rows == 0)
             return;
         using var lease = leaseScorer();
-        new AnomalyBlockScorer(lease.Scorer, scoring, noiseTable).Score(block.Data, block.Outputs);
+        lease.Scorer.Score(block.Input, rows, block.Score, block.PerFeatureError);
     }
 
     public Delegate OutputGetter(Block block, DataViewSchema.Column column, Func<int> slot)
     {
-        var data = block.Data;
-        float threshold = scoring.Threshold;
+        int inputDim = block.InputDim;
         return plan.OutputOf(column.Index) switch
         {
-            AnomalyOutputs.Score => (ValueGetter<float>)((ref float v) => v = data.Score[slot()]),
+            AnomalyOutputs.Score => (ValueGetter<float>)((ref float v) => v = block.Score![slot()]),
             // NaN (a row with NaN/∞ features) compares false: such a row is never flagged.
-            AnomalyOutputs.PredictedLabel => (ValueGetter<bool>)((ref bool v) => v = data.Score[slot()] > threshold),
-            _ => (ValueGetter<VBuffer<float>>)((ref VBuffer<float> v) =>
-            {
-                int row = slot();
-                var editor = VBufferEditor.Create(ref v, data.Vae.InputDim);
-                data.PerFeatureError(row, editor.Values);
-                v = editor.Commit();
-            }),
+            AnomalyOutputs.PredictedLabel => (ValueGetter<bool>)((ref bool v) => v = block.Score![slot()] > threshold),
+            _ => (ValueGetter<VBuffer<float>>)((ref VBuffer<float> v) => BlockScoring.CopyRow(block.PerFeatureError!, slot() * inputDim, inputDim, ref v)),
         };
     }
 }

@@ -33,6 +33,7 @@ internal sealed class AnomalyScoringPlan : IScoringPlan
     public AnomalyScoringPlan(DataViewSchema inputSchema, AnomalyColumnNames names, int inputDim)
     {
         InputSchema = inputSchema;
+        InputDim = inputDim;
         Input = InputColumn.Require(inputSchema, names.Input, inputDim);
         var builder = new DataViewSchema.Builder();
         builder.AddColumns(inputSchema);
@@ -49,6 +50,7 @@ internal sealed class AnomalyScoringPlan : IScoringPlan
         kinds = added.ToArray();
     }
 
+    public int InputDim { get; }
     public DataViewSchema InputSchema { get; }
     public DataViewSchema OutputSchema { get; }
     public DataViewSchema.Column Input { get; }

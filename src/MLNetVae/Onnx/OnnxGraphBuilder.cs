@@ -29,6 +29,18 @@ internal sealed class OnnxGraphBuilder
     /// <summary>Declares a graph output of type float <c>[batch, width]</c>.</summary>
     public void AddOutput(string name, int width) => Graph.Output.Add(BatchMatrix(name, width));
 
+    /// <summary>Declares a graph output of type float <c>[batch]</c>: one value per row.</summary>
+    public void AddBatchOutput(string name)
+    {
+        var shape = new TensorShapeProto();
+        shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimParam = VaeOnnxNames.BatchDimension });
+        Graph.Output.Add(new ValueInfoProto
+        {
+            Name = name,
+            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = FloatType, Shape = shape } },
+        });
+    }
+
     /// <summary>Declares a rank-1 float input <c>[width]</c> (one row per call, as ML.NET's ONNX transformer feeds it).</summary>
     public void AddVectorInput(string name, int width) => Graph.Input.Add(Vector(name, width));
 

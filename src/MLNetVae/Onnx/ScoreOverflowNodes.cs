@@ -1,9 +1,16 @@
 namespace MLNetVae.Onnx;
 
 /// <summary>
-/// The graph form of <c>Scoring.ScoreOverflow</c>: the same two rules, as nodes, for the graphs saved in ML.NET
-/// model files. Keeping both next to each other's description is what keeps the batched path and saved models
-/// giving the same numbers for far-out rows.
+/// The numeric rules every score follows, as graph nodes shared by every score graph (batched and saved), so that a
+/// finite row always gets a number:
+/// <list type="bullet">
+/// <item>log-variances enter a score clamped from above at the training's <c>LogVarianceLimit</c> (training evaluated
+/// exp(logvar) only up to that limit, so the score is the training loss of the row; unclamped, exp(logvar) of a far-out
+/// row overflows float32 and the score became NaN);</item>
+/// <item>a NaN score of a row whose features are all finite can only come from float32 overflow inside the networks
+/// (∞ − ∞), i.e. from a row so far out that its true score exceeds float32: it becomes +∞, which is flagged.</item>
+/// </list>
+/// A row with NaN or ∞ features keeps a NaN score and is never flagged (documented in the README).
 /// </summary>
 internal static class ScoreOverflowNodes
 {

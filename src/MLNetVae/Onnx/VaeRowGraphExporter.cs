@@ -37,11 +37,7 @@ internal static class VaeRowGraphExporter
         VaeOnnxExporter.AddEncoder(g, weights, x, "row.mu", "row.logvar");
         VaeOnnxExporter.AddDecoder(g, weights, "row.mu", "row.reconstruction");
 
-        string difference = g.AddNode("Sub", "row.error.sub", [x, "row.reconstruction"], "row.error.difference");
-        string squared = g.AddNode("Mul", "row.error.square", [difference, difference], "row.error.squared");
-        string error = g.AddNode("ReduceMean", "row.error.mean", [squared], "row.error.raw",
-            OnnxGraphBuilder.IntsAttribute("axes", 1), OnnxGraphBuilder.IntAttribute("keepdims", 0));
-        ScoreOverflowNodes.Finish(g, "row.error.overflow", x, error, names.ErrorVector);
+        ReconstructionErrorGraph.AddNodes(g, "row.error", x, "row.reconstruction", names.ErrorVector); // [1]: one row
 
         g.AddNode("Reshape", "row.mu_vector", ["row.mu", latentShape], names.Mu);
         g.AddNode("Reshape", "row.logvar_vector", ["row.logvar", latentShape], names.LogVar);

@@ -9,7 +9,7 @@ namespace MLNetVae.Persistence;
 /// <summary>
 /// How a <see cref="VaeAnomalyTransformer"/> goes into an ML.NET model file with public API only (see
 /// <see cref="MLNetModelChain"/> for why): <c>ApplyOnnxModel</c> with the anomaly row graph
-/// (<see cref="AnomalyRowGraphExporter"/>: the score as a <c>[1]</c> vector and the optional per-feature errors), the
+/// (<see cref="AnomalyScoreGraph"/>: the score as a <c>[1]</c> vector and the optional per-feature errors), the
 /// stateless vector-to-scalar mapping, a copy to the score column, an <c>Expression</c> for the predicted label
 /// (<c>score &gt; threshold</c>, the threshold written exactly) and a drop of the temporary columns.
 /// <c>mlContext.Model.Load</c> returns that chain, which scores a row per ONNX Runtime call.
@@ -21,9 +21,7 @@ internal static class AnomalyModelChain
         var options = detector.Options;
         var vae = detector.Vae;
         var names = new AnomalyRowGraphNames(options.FeatureColumnName, MLNetModelChain.ErrorVectorColumn, options.PerFeatureErrorColumnName);
-        var score = new AnomalyRowGraphExporter.Score(detector.ScoreKind, options.MonteCarloSamples, detector.NoiseTable, vae.Options.Beta,
-            (float)vae.Options.LogVarianceLimit);
-        var graph = GraphChecksum.Seal(AnomalyRowGraphExporter.Export(vae.Weights, names, score, AnomalyModelFormat.Metadata(detector)));
+        var graph = GraphChecksum.Seal(AnomalyScoreGraph.ExportRowGraph(vae.Weights, names, detector.ScoreDefinition, AnomalyModelFormat.Metadata(detector)));
 
         var ml = new MLContext();
         var outputs = new List<string> { names.ScoreVector };

@@ -50,7 +50,7 @@ internal static class AnomalyModelFormat
     public static bool TryRestore(ModelProto model, out Restored? restored)
     {
         restored = null;
-        if (VaeModelFormat.MetadataOfPart(model, AnomalyRowGraphExporter.Part) is not { } props)
+        if (VaeModelFormat.MetadataOfPart(model, AnomalyScoreGraph.RowPart) is not { } props)
             return false;
 
         var vae = VaeModelFormat.RestoreVae(model, props);

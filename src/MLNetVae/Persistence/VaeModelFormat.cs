@@ -53,7 +53,7 @@ internal static class VaeModelFormat
 
     /// <summary>Whether MLNetVae wrote <paramref name="model"/> as one of the graphs it saves in model files (the VAE's or the detector's).</summary>
     internal static bool IsMLNetVaeGraph(ModelProto model) =>
-        MetadataOfPart(model, VaeRowGraphExporter.Part) is not null || MetadataOfPart(model, AnomalyRowGraphExporter.Part) is not null;
+        MetadataOfPart(model, VaeRowGraphExporter.Part) is not null || MetadataOfPart(model, AnomalyScoreGraph.RowPart) is not null;
 
     /// <summary>The format version <paramref name="model"/> states; throws for a missing, malformed or newer one.</summary>
     internal static int RequireReadableVersion(ModelProto model)

@@ -3,7 +3,7 @@ namespace MLNetVae.Scoring;
 /// <summary>
 /// A small, fast, seeded source of standard normal noise (SplitMix64 + Box–Muller) whose sequence is fixed by its
 /// seed alone, on every platform and .NET version: <c>VaeTransformer.Sample</c>'s latent draws and the anomaly
-/// detector's noise table (<c>AnomalyScoring.NoiseTable</c>) come from it.
+/// detector's noise table (<c>AnomalyScoreDefinition.NoiseTable</c>) come from it.
 /// </summary>
 internal struct GaussianNoise
 {

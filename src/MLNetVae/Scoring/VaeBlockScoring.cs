@@ -11,10 +11,10 @@ namespace MLNetVae.Scoring;
 /// The scorer is leased for each block, so a transformer disposed (and revived) meanwhile, even from another thread,
 /// never pulls the sessions from under a running cursor or engine.
 /// </remarks>
-internal sealed class VaeBlockScoring(VaeScoringPlan plan, Func<VaeOnnxScorer.Lease> leaseScorer) : IBlockScoring<VaeBlockScoring.Block>
+internal sealed class VaeBlockScoring(VaeScoringPlan plan, Func<ScorerLease<VaeOnnxScorer>> leaseScorer) : IBlockScoring<VaeBlockScoring.Block>
 {
     /// <summary>The buffers of a block and the outputs its consumer asked for.</summary>
-    internal sealed record Block(ScoringBlock Data, VaeOutputs Outputs);
+    internal sealed record Block(VaeBlock Data, VaeOutputs Outputs);
 
     public IScoringPlan Plan => plan;
 

@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using Microsoft.ML.OnnxRuntime;
 using MLNetVae.Onnx;
 
@@ -18,10 +17,10 @@ internal enum VaeOutputs
     All = Encoder | Decoder,
 }
 
-/// <summary>Row-major buffers for one block of rows: the input and every output.</summary>
-internal sealed class ScoringBlock
+/// <summary>Row-major buffers for one block of rows of the VAE: the input and every output.</summary>
+internal sealed class VaeBlock
 {
-    public ScoringBlock(int capacity, int inputDim, int latentDim)
+    public VaeBlock(int capacity, int inputDim, int latentDim)
     {
         Capacity = capacity;
         InputDim = inputDim;
@@ -31,7 +30,6 @@ internal sealed class ScoringBlock
         LogVar = new float[capacity * latentDim];
         Reconstruction = new float[capacity * inputDim];
         Error = new float[capacity];
-        Difference = new float[inputDim];
     }
 
     public int Capacity { get; }
@@ -44,58 +42,59 @@ internal sealed class ScoringBlock
     public float[] Reconstruction { get; }
     public float[] Error { get; }
 
-    /// <summary>Scratch row for the reconstruction error.</summary>
-    public float[] Difference { get; }
-
     public Span<float> InputRow(int row) => Input.AsSpan(row * InputDim, InputDim);
     public ReadOnlySpan<float> MuRow(int row) => Mu.AsSpan(row * LatentDim, LatentDim);
-    public ReadOnlySpan<float> LogVarRow(int row) => LogVar.AsSpan(row * LatentDim, LatentDim);
     public ReadOnlySpan<float> ReconstructionRow(int row) => Reconstruction.AsSpan(row * InputDim, InputDim);
 }
 
 /// <summary>
-/// Scores blocks of rows with the exported encoder and decoder: one ONNX Runtime call per network per block,
-/// reading from and writing into the block's managed arrays without copies. Thread-safe (ORT sessions are).
+/// Scores blocks of rows with the VAE's ONNX Runtime sessions: the encoder, and the decoder with the reconstruction
+/// error (<see cref="ReconstructionErrorGraph"/>) when a decoder output is needed; one call per network per block,
+/// reading from and writing into the block's managed arrays without copies. The plain decoder (generation) is created
+/// on first use. Thread-safe (ORT sessions are); its sessions live until the last <see cref="ScorerLease{TScorer}"/> ends.
 /// </summary>
-/// <remarks>
-/// The sessions are released only when nobody is scoring with them: every <see cref="Score"/> call runs under a
-/// <see cref="Lease"/> (taken by the transformer, see <c>VaeTransformer.LeaseScorer</c>), and <see cref="Dispose"/>
-/// retires the scorer, which frees the sessions when the last lease ends. Without this, one
-/// <c>PredictionEngine</c> disposing the transformer (as ML.NET's engines do) freed the sessions under every other
-/// engine and cursor of that transformer, which then failed or crashed the process.
-/// </remarks>
-internal sealed class VaeOnnxScorer : IDisposable
+internal sealed class VaeOnnxScorer : ILeasedScorer
 {
     private static readonly string[] EncoderInputs = { VaeOnnxNames.EncoderInput };
     private static readonly string[] EncoderOutputs = { VaeOnnxNames.EncoderMean, VaeOnnxNames.EncoderLogVariance };
+    private static readonly string[] ScoringDecoderInputs = { VaeOnnxNames.DecoderInput, ReconstructionErrorGraph.FeaturesInput };
+    private static readonly string[] ScoringDecoderOutputs = { VaeOnnxNames.DecoderOutput, ReconstructionErrorGraph.ErrorOutput };
     private static readonly string[] DecoderInputs = { VaeOnnxNames.DecoderInput };
     private static readonly string[] DecoderOutputs = { VaeOnnxNames.DecoderOutput };
 
     private readonly InferenceSession encoder;
-    private readonly InferenceSession decoder;
-    private readonly object leaseGate = new();
-    private int leases;
-    private bool retired;
-    private bool released;
+    private readonly InferenceSession scoringDecoder;
+    private readonly Lazy<InferenceSession> decoder;
 
-    public VaeOnnxScorer(byte[] encoderModel, byte[] decoderModel, int inputDim, int latentDim, int? gpuDeviceId, bool fallbackToCpu)
+    /// <param name="encoderModel">The exported encoder.</param>
+    /// <param name="scoringDecoderModel">The decoder with the reconstruction error (<see cref="ReconstructionErrorGraph.ExportScoringDecoder"/>).</param>
+    /// <param name="decoderModel">The exported decoder, for generation (made on first use).</param>
+    /// <param name="inputDim">Features per row.</param>
+    /// <param name="latentDim">Latent dimensions.</param>
+    /// <param name="gpuDeviceId">CUDA device, or null for the CPU.</param>
+    /// <param name="fallbackToCpu">Whether to use the CPU when CUDA cannot be used.</param>
+    public VaeOnnxScorer(byte[] encoderModel, byte[] scoringDecoderModel, Func<byte[]> decoderModel, int inputDim, int latentDim, int? gpuDeviceId, bool fallbackToCpu)
     {
         InputDim = inputDim;
         LatentDim = latentDim;
+        Leases = new ScorerLeases(ReleaseSessions);
         encoder = OnnxRuntimeSessions.Create(encoderModel, gpuDeviceId, fallbackToCpu, "VAE encoder");
         try
         {
-            decoder = OnnxRuntimeSessions.Create(decoderModel, gpuDeviceId, fallbackToCpu, "VAE decoder");
+            scoringDecoder = OnnxRuntimeSessions.Create(scoringDecoderModel, gpuDeviceId, fallbackToCpu, "VAE decoder");
         }
         catch
         {
             encoder.Dispose();
             throw;
         }
+        decoder = new Lazy<InferenceSession>(() => OnnxRuntimeSessions.Create(decoderModel(), gpuDeviceId, fallbackToCpu, "VAE decoder"));
     }
 
     public int InputDim { get; }
     public int LatentDim { get; }
+
+    public ScorerLeases Leases { get; }
 
     /// <summary>Process-wide counts of ONNX Runtime calls (tests use them to prove laziness and skipped decoders).</summary>
     internal static long EncoderRuns => Interlocked.Read(ref encoderRuns);
@@ -105,10 +104,8 @@ internal sealed class VaeOnnxScorer : IDisposable
     private static long encoderRuns;
     private static long decoderRuns;
 
-    public ScoringBlock CreateBlock(int capacity) => new(capacity, InputDim, LatentDim);
-
-    /// <summary>Fills the requested outputs of <paramref name="block"/> for its first <see cref="ScoringBlock.Rows"/> rows.</summary>
-    public void Score(ScoringBlock block, VaeOutputs outputs)
+    /// <summary>Fills the requested outputs of <paramref name="block"/> for its first <see cref="VaeBlock.Rows"/> rows.</summary>
+    public void Score(VaeBlock block, VaeOutputs outputs)
     {
         int n = block.Rows;
         if (n == 0 || outputs == VaeOutputs.None)
@@ -123,16 +120,11 @@ internal sealed class VaeOnnxScorer : IDisposable
         if ((outputs & VaeOutputs.Decoder) == 0)
             return;
         using (var mu = Tensor(block.Mu, n, LatentDim))
+        using (var x = Tensor(block.Input, n, InputDim))
         using (var reconstruction = Tensor(block.Reconstruction, n, InputDim))
-            decoder.Run(runOptions, DecoderInputs, new[] { mu }, DecoderOutputs, new[] { reconstruction });
+        using (var error = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, block.Error.AsMemory(0, n), new long[] { n }))
+            scoringDecoder.Run(runOptions, ScoringDecoderInputs, new[] { mu, x }, ScoringDecoderOutputs, new[] { reconstruction, error });
         Interlocked.Increment(ref decoderRuns);
-
-        if ((outputs & VaeOutputs.ReconstructionError) != 0)
-        {
-            for (int row = 0; row < n; row++)
-                block.Error[row] = ScoreOverflow.Finish(
-                    MeanSquaredError(block.InputRow(row), block.ReconstructionRow(row), block.Difference), block.InputRow(row));
-        }
     }
 
     /// <summary>
@@ -146,82 +138,18 @@ internal sealed class VaeOnnxScorer : IDisposable
         using var runOptions = new RunOptions();
         using (var input = Tensor(z, rows, LatentDim))
         using (var reconstruction = Tensor(output, rows, InputDim))
-            decoder.Run(runOptions, DecoderInputs, new[] { input }, DecoderOutputs, new[] { reconstruction });
+            decoder.Value.Run(runOptions, DecoderInputs, new[] { input }, DecoderOutputs, new[] { reconstruction });
         Interlocked.Increment(ref decoderRuns);
     }
 
-    /// <summary>Mean over features of (x − x̂)², in float32 like the reference.</summary>
-    internal static float MeanSquaredError(ReadOnlySpan<float> x, ReadOnlySpan<float> reconstruction, Span<float> scratch)
-    {
-        var difference = scratch[..x.Length];
-        TensorPrimitives.Subtract(x, reconstruction, difference);
-        return TensorPrimitives.SumOfSquares<float>(difference) / x.Length;
-    }
-
-    private static OrtValue Tensor(float[] buffer, int rows, int columns) =>
-        OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, buffer.AsMemory(0, rows * columns), new long[] { rows, columns });
-
-    /// <summary>Whether the sessions have been released (retired and no lease left).</summary>
-    internal bool IsReleased
-    {
-        get
-        {
-            lock (leaseGate)
-                return released;
-        }
-    }
-
-    /// <summary>Takes a lease: the sessions stay alive until it is disposed. Fails on a retired scorer.</summary>
-    public Lease Acquire()
-    {
-        lock (leaseGate)
-        {
-            if (retired)
-                throw new ObjectDisposedException(nameof(VaeOnnxScorer), "This VAE scorer was retired; ask the transformer for a new lease.");
-            leases++;
-        }
-        return new Lease(this);
-    }
-
-    private void Release()
-    {
-        lock (leaseGate)
-        {
-            leases--;
-            if (retired && leases == 0)
-                ReleaseSessions();
-        }
-    }
-
-    /// <summary>Retires the scorer: no new leases; the sessions are released now, or when the last lease ends.</summary>
-    public void Dispose()
-    {
-        lock (leaseGate)
-        {
-            retired = true;
-            if (leases == 0)
-                ReleaseSessions();
-        }
-    }
+    internal static OrtValue Tensor(float[] buffer, int rows, int columns, int firstRow = 0) =>
+        OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, buffer.AsMemory(firstRow * columns, rows * columns), new long[] { rows, columns });
 
     private void ReleaseSessions()
     {
-        if (released)
-            return;
-        released = true;
         encoder.Dispose();
-        decoder.Dispose();
-    }
-
-    /// <summary>A scorer that stays usable until this is disposed (once).</summary>
-    public sealed class Lease : IDisposable
-    {
-        private VaeOnnxScorer? scorer;
-
-        internal Lease(VaeOnnxScorer scorer) => this.scorer = scorer;
-
-        public VaeOnnxScorer Scorer => scorer ?? throw new ObjectDisposedException(nameof(Lease));
-
-        public void Dispose() => Interlocked.Exchange(ref scorer, null)?.Release();
+        scoringDecoder.Dispose();
+        if (decoder.IsValueCreated)
+            decoder.Value.Dispose();
     }
 }

@@ -32,7 +32,7 @@ internal sealed class VaeScoringPlan : IScoringPlan
     public int LatentDim { get; }
 
     /// <summary>Buffers for up to <paramref name="capacity"/> rows of this model's input and outputs.</summary>
-    public ScoringBlock CreateBlock(int capacity) => new(capacity, InputDim, LatentDim);
+    public VaeBlock CreateBlock(int capacity) => new(capacity, InputDim, LatentDim);
 
     public DataViewSchema InputSchema { get; }
     public DataViewSchema OutputSchema { get; }

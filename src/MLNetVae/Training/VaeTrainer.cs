@@ -99,94 +99,30 @@ internal sealed class VaeTrainer
     private Result Run(FeatureMatrix data, int[] trainRows, int[] validationRows, FeatureStandardization? standardization,
         Random random, CancellationToken cancellation, double referenceLoss)
     {
-        int d = data.Columns;
-        using var network = new VaeNetwork(d, options.HiddenDim, options.LatentDim);
-        network.to(device);
-        network.Load(WeightInitializer.Create(d, options.HiddenDim, options.LatentDim, random));
-        network.train();
-
-        // One copy of the data (the matrix) plus a batch buffer; see RowBatchLoader for why not a tensor of all rows.
-        using var batches = new RowBatchLoader(Math.Min(options.BatchSize, trainRows.Length), d, device);
-        // One buffer for every evaluation pass (validation each epoch, the latent diagnostics at the end).
-        using var evaluationBlocks = new RowBatchLoader(Math.Min(EvaluationBlockRows, Math.Max(trainRows.Length, validationRows.Length)), d, device);
-        bool validating = validationRows.Length > 0;
-        // Adam and the loss constants hold their TorchSharp Scalars for the whole run (see TrainingScalars for why).
-        using var optimizer = new VaeAdam(network.parameters(), options.LearningRate);
-        using var scalars = new TrainingScalars(options.Beta, options.LogVarianceLimit);
-        using var noise = new Generator((ulong)seed, device);
-        var parameters = network.parameters().ToArray();
-
-        var reports = new List<VaeEpochReport>();
-        VaeWeights? best = null;
-        int bestEpoch = 0;
-        double bestValidation = double.PositiveInfinity;
-        int epochsWithoutImprovement = 0;
-        long stepsSinceCollection = 0;
-        string stopReason = $"completed all {options.Epochs} epochs";
-        var clock = Stopwatch.StartNew();
-        int n = trainRows.Length;
-        var order = Enumerable.Range(0, n).ToArray();
-        var batchRows = new int[Math.Min(options.BatchSize, n)];
-
+        using var run = new TrainingRun(options, data, trainRows, validationRows, random, seed, device);
         // Without validation data the last completed epoch is the one to keep; snapshot it only when a cancellation could
         // ask for it (with validation data the best epoch is snapshotted anyway).
-        bool snapshotEveryEpoch = !validating && cancellation.CanBeCanceled;
+        var best = new BestEpoch(run.Network, standardization, snapshotEveryEpoch: !run.Validating && cancellation.CanBeCanceled, run.Validating);
+        var reports = new List<VaeEpochReport>();
+        string stopReason = $"completed all {options.Epochs} epochs";
+        var clock = Stopwatch.StartNew();
+        long stepsSinceCollection = 0;
         try
         {
             for (int epoch = 1; epoch <= options.Epochs; epoch++)
             {
-                var epochClock = Stopwatch.StartNew();
-                double beta = KlWeight(epoch);
-                bool warmingUp = epoch <= options.KlWarmupEpochs;
-                // A warm-up epoch's smaller β gets Scalars of its own, held for the epoch (see TrainingScalars).
-                using var warmupScalars = warmingUp ? new TrainingScalars(beta, options.LogVarianceLimit) : null;
-                var epochScalars = warmupScalars ?? scalars;
-                random.Shuffle(order);
-                var sums = TrainEpoch(epoch, new EpochInputs(network, batches, data, trainRows, order, batchRows, optimizer, noise, parameters),
-                    epochScalars, cancellation);
-                int batchIndex = sums.Batches;
-                double lossSum = sums.Loss, recSum = sums.Reconstruction, klSum = sums.Kl;
-
-                double? validationLoss = validating ? ValidationLoss(network, evaluationBlocks, data, validationRows, scalars) : null;
-                if (validationLoss is { } v && !double.IsFinite(v))
-                    throw Diverged(epoch, batchIndex, v);
-                CheckNotRunningAway(epoch, recSum / n, beta * klSum / n, lossSum / n, referenceLoss);
-
-                // A warm-up epoch trained a different objective (smaller β): never keep it, and do not count it for patience.
-                bool isBest = !warmingUp && (validationLoss is { } value ? value < bestValidation : true);
-                if (warmingUp)
-                {
-                    bestEpoch = epoch; // without a later epoch, the last warm-up epoch's weights are what Fit returns
-                    if (snapshotEveryEpoch)
-                        best = network.Snapshot(standardization);
-                }
-                else if (isBest)
-                {
-                    bestValidation = validationLoss ?? bestValidation;
-                    bestEpoch = epoch;
-                    epochsWithoutImprovement = 0;
-                    // Without validation data the last epoch wins; only snapshot when it can matter.
-                    if (validating || snapshotEveryEpoch)
-                        best = network.Snapshot(standardization);
-                }
-                else
-                {
-                    epochsWithoutImprovement++;
-                }
-
-                var report = new VaeEpochReport(epoch, options.Epochs, lossSum / n, recSum / n, klSum / n, validationLoss,
-                    n / Math.Max(epochClock.Elapsed.TotalSeconds, 1e-9), clock.Elapsed, isBest, beta);
+                var (report, batches) = TrainAndValidateEpoch(epoch, run, best, referenceLoss, clock, cancellation);
                 reports.Add(report);
                 log(report.ToString());
                 options.Progress?.Report(report);
 
                 // Native memory held by collectable TorchSharp objects and by glibc's arenas goes back now, so RSS stays
                 // flat across epochs (see NativeMemory.ReclaimBetweenEpochs).
-                stepsSinceCollection += batchIndex;
+                stepsSinceCollection += batches;
                 if (NativeMemory.ReclaimBetweenEpochs(stepsSinceCollection))
                     stepsSinceCollection = 0;
 
-                if (options.EarlyStoppingPatience > 0 && validating && epochsWithoutImprovement >= options.EarlyStoppingPatience)
+                if (options.EarlyStoppingPatience > 0 && run.Validating && best.EpochsWithoutImprovement >= options.EarlyStoppingPatience)
                 {
                     stopReason = $"early stopping: no validation improvement for {options.EarlyStoppingPatience} epochs";
                     break;
@@ -195,26 +131,156 @@ internal sealed class VaeTrainer
         }
         catch (OperationCanceledException e) when (cancellation.IsCancellationRequested)
         {
-            Result? partial = null;
-            if (best is not null && reports.Count > 0 && best.AllFinite())
-            {
-                var partialReport = new VaeTrainingReport(reports.ToList(), bestEpoch, n, validationRows.Length,
-                    $"cancelled during epoch {reports.Count + 1} of {options.Epochs}", device.ToString(), get_num_threads(), seed);
-                partial = new Result(best, partialReport);
-            }
-            throw new CancelledException(partial, e);
+            throw new CancelledException(PartialResult(best, reports, run), e);
+        }
+        return FinalResult(best, reports, run, stopReason, standardization);
+    }
+
+    /// <summary>One epoch: the mini-batch steps, the validation loss, the safeguards, and whether it is the one to keep.</summary>
+    private (VaeEpochReport Report, int Batches) TrainAndValidateEpoch(int epoch, TrainingRun run, BestEpoch best, double referenceLoss,
+        Stopwatch clock, CancellationToken cancellation)
+    {
+        var epochClock = Stopwatch.StartNew();
+        double beta = KlWeight(epoch);
+        bool warmingUp = epoch <= options.KlWarmupEpochs;
+        // A warm-up epoch's smaller β gets Scalars of its own, held for the epoch (see TrainingScalars).
+        using var warmupScalars = warmingUp ? new TrainingScalars(beta, options.LogVarianceLimit) : null;
+        run.Random.Shuffle(run.Order);
+        var sums = TrainEpoch(epoch, run.EpochInputs, warmupScalars ?? run.Scalars, cancellation);
+        int n = run.TrainRows.Length;
+
+        double? validationLoss = run.Validating ? ValidationLoss(run.Network, run.EvaluationBlocks, run.Data, run.ValidationRows, run.Scalars) : null;
+        if (validationLoss is { } v && !double.IsFinite(v))
+            throw Diverged(epoch, sums.Batches, v);
+        CheckNotRunningAway(epoch, sums.Reconstruction / n, beta * sums.Kl / n, sums.Loss / n, referenceLoss);
+
+        bool isBest = best.Observe(epoch, warmingUp, validationLoss);
+        var report = new VaeEpochReport(epoch, options.Epochs, sums.Loss / n, sums.Reconstruction / n, sums.Kl / n, validationLoss,
+            n / Math.Max(epochClock.Elapsed.TotalSeconds, 1e-9), clock.Elapsed, isBest, beta);
+        return (report, sums.Batches);
+    }
+
+    /// <summary>What <c>Fit</c> gets: the kept epoch's weights (refused when not finite), with the latent diagnostics of them.</summary>
+    private Result FinalResult(BestEpoch best, List<VaeEpochReport> reports, TrainingRun run, string stopReason, FeatureStandardization? standardization)
+    {
+        var weights = best.Weights ?? run.Network.Snapshot(standardization);
+        if (!weights.AllFinite())
+            throw Diverged(best.Epoch, 0, double.NaN);
+        if (best.Weights is not null)
+            run.Network.Load(best.Weights);
+        var latent = LatentStatistics(run.Network, run.EvaluationBlocks, run.Data, EvenlySpaced(run.TrainRows, LatentStatisticsMaxRows));
+        NativeMemory.ReturnFreedMemoryToSystem();
+        var report = new VaeTrainingReport(reports, best.Epoch, run.TrainRows.Length, run.ValidationRows.Length, stopReason,
+            device.ToString(), get_num_threads(), seed, latent);
+        return new Result(weights, report);
+    }
+
+    /// <summary>The weights <c>Fit</c> would have kept after the last completed epoch, or null when there are none.</summary>
+    private Result? PartialResult(BestEpoch best, List<VaeEpochReport> reports, TrainingRun run)
+    {
+        if (best.Weights is null || reports.Count == 0 || !best.Weights.AllFinite())
+            return null;
+        var report = new VaeTrainingReport(reports.ToList(), best.Epoch, run.TrainRows.Length, run.ValidationRows.Length,
+            $"cancelled during epoch {reports.Count + 1} of {options.Epochs}", device.ToString(), get_num_threads(), seed);
+        return new Result(best.Weights, report);
+    }
+
+    /// <summary>
+    /// Everything one training run holds for its whole length: the network (initialised from the seed), the batch and
+    /// evaluation buffers, Adam, the loss constants and the noise generator.
+    /// </summary>
+    private sealed class TrainingRun : IDisposable
+    {
+        public TrainingRun(VaeOptions options, FeatureMatrix data, int[] trainRows, int[] validationRows, Random random, int seed, Device device)
+        {
+            int d = data.Columns;
+            Data = data;
+            TrainRows = trainRows;
+            ValidationRows = validationRows;
+            Random = random;
+            Network = new VaeNetwork(d, options.HiddenDim, options.LatentDim);
+            Network.to(device);
+            Network.Load(WeightInitializer.Create(d, options.HiddenDim, options.LatentDim, random));
+            Network.train();
+            // One copy of the data (the matrix) plus a batch buffer; see RowBatchLoader for why not a tensor of all rows.
+            batches = new RowBatchLoader(Math.Min(options.BatchSize, trainRows.Length), d, device);
+            // One buffer for every evaluation pass (validation each epoch, the latent diagnostics at the end).
+            EvaluationBlocks = new RowBatchLoader(Math.Min(EvaluationBlockRows, Math.Max(trainRows.Length, validationRows.Length)), d, device);
+            // Adam and the loss constants hold their TorchSharp Scalars for the whole run (see TrainingScalars for why).
+            optimizer = new VaeAdam(Network.parameters(), options.LearningRate);
+            Scalars = new TrainingScalars(options.Beta, options.LogVarianceLimit);
+            noise = new Generator((ulong)seed, device);
+            Order = Enumerable.Range(0, trainRows.Length).ToArray();
+            EpochInputs = new EpochInputs(Network, batches, data, trainRows, Order, new int[Math.Min(options.BatchSize, trainRows.Length)],
+                optimizer, noise, Network.parameters().ToArray());
         }
 
-        var weights = best ?? network.Snapshot(standardization);
-        if (!weights.AllFinite())
-            throw Diverged(bestEpoch, 0, double.NaN);
-        if (best is not null)
-            network.Load(best);
-        var latent = LatentStatistics(network, evaluationBlocks, data, EvenlySpaced(trainRows, LatentStatisticsMaxRows));
-        NativeMemory.ReturnFreedMemoryToSystem();
-        var reportAll = new VaeTrainingReport(reports, bestEpoch, n, validationRows.Length, stopReason,
-            device.ToString(), get_num_threads(), seed, latent);
-        return new Result(weights, reportAll);
+        private readonly RowBatchLoader batches;
+        private readonly VaeAdam optimizer;
+        private readonly Generator noise;
+
+        public FeatureMatrix Data { get; }
+        public int[] TrainRows { get; }
+        public int[] ValidationRows { get; }
+        public bool Validating => ValidationRows.Length > 0;
+        public Random Random { get; }
+        public VaeNetwork Network { get; }
+        public RowBatchLoader EvaluationBlocks { get; }
+        public TrainingScalars Scalars { get; }
+
+        /// <summary>The training rows' visiting order, reshuffled every epoch.</summary>
+        public int[] Order { get; }
+
+        public EpochInputs EpochInputs { get; }
+
+        public void Dispose()
+        {
+            noise.Dispose();
+            Scalars.Dispose();
+            optimizer.Dispose();
+            EvaluationBlocks.Dispose();
+            batches.Dispose();
+            Network.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Which epoch's weights <c>Fit</c> keeps: the one with the lowest validation loss, or the last one without validation
+    /// data; warm-up epochs (a smaller β, a different objective) are kept only until a later epoch exists and do not
+    /// count for patience.
+    /// </summary>
+    private sealed class BestEpoch(VaeNetwork network, FeatureStandardization? standardization, bool snapshotEveryEpoch, bool validating)
+    {
+        private double bestValidation = double.PositiveInfinity;
+
+        /// <summary>The kept weights, or null when the network's current weights are the ones to keep.</summary>
+        public VaeWeights? Weights { get; private set; }
+        public int Epoch { get; private set; }
+        public int EpochsWithoutImprovement { get; private set; }
+
+        /// <summary>Records a completed epoch; true when it is the new best.</summary>
+        public bool Observe(int epoch, bool warmingUp, double? validationLoss)
+        {
+            if (warmingUp)
+            {
+                Epoch = epoch; // without a later epoch, the last warm-up epoch's weights are what Fit returns
+                if (snapshotEveryEpoch)
+                    Weights = network.Snapshot(standardization);
+                return false;
+            }
+            if (validationLoss is { } value && !(value < bestValidation))
+            {
+                EpochsWithoutImprovement++;
+                return false;
+            }
+            bestValidation = validationLoss ?? bestValidation;
+            Epoch = epoch;
+            EpochsWithoutImprovement = 0;
+            // Without validation data the last epoch wins; only snapshot when it can matter.
+            if (validating || snapshotEveryEpoch)
+                Weights = network.Snapshot(standardization);
+            return true;
+        }
     }
 
     /// <summary>What one epoch of mini-batch steps works with (all of it lives for the whole run).</summary>
