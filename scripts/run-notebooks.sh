@@ -3,9 +3,9 @@
 #   bash scripts/run-notebooks.sh [notebook.ipynb ...]     (default: every notebooks/*.ipynb)
 #
 # 1. Installs dotnet-repl into .tools/ (a local tool path, not a global tool).
-# 2. Publishes the CLI project for linux-x64 into notebooks/.bin: MLNetVae.dll with every dependency, and TorchSharp's
-#    and ONNX Runtime's native libraries flat next to the managed ones, where TorchSharp looks for them when a
-#    notebook loads it with #r. The publish step also applies the Debian 12 libLibTorchSharp fix (see docs/design.md).
+# 2. Packs the library into notebooks/.feed as MLNetVae 0.1.0-local, the version the notebooks reference with
+#    #r "nuget: MLNetVae, 0.1.0-local" (plus the native packages of the README's install section), and removes that
+#    version from the NuGet global packages folder first, so a notebook never gets the package of an earlier run.
 #    Intermediate files go to notebooks/.build, so this never touches the bin/obj folders of a normal build.
 # 3. Runs each notebook with dotnet-repl from notebooks/ (the notebooks use paths relative to it) and writes the
 #    executed copy to notebooks/.out/. dotnet-repl exits non-zero when a cell fails; the executed copy is also checked
@@ -22,9 +22,15 @@ if ! dotnet tool list --tool-path "$tools" 2>/dev/null | grep -qE "^dotnet-repl 
   dotnet tool install --tool-path "$tools" dotnet-repl --version "$repl_version"
 fi
 
-echo "run-notebooks: publishing MLNetVae and its dependencies into notebooks/.bin"
-dotnet publish src/MLNetVae.Cli -c Release -r linux-x64 --self-contained false \
-  --artifacts-path notebooks/.build -o notebooks/.bin -nologo -v quiet
+version=0.1.0-local
+echo "run-notebooks: packing MLNetVae $version into notebooks/.feed"
+rm -rf notebooks/.feed
+dotnet pack src/MLNetVae -c Release -o notebooks/.feed --artifacts-path notebooks/.build -p:Version=$version -nologo -v quiet
+packages=$(dotnet nuget locals global-packages --list | sed 's/^global-packages: *//')
+rm -rf "$packages/mlnetvae/$version"
+# The notebooks' package restore is an MSBuild restore of a generated project: MSBuild reads this environment variable
+# as a property, so the local feed is a source without any #i line or change to the user's NuGet configuration.
+export RestoreAdditionalProjectSources="$repo/notebooks/.feed"
 
 if [[ $# -gt 0 ]]; then
   notebooks=("$@")

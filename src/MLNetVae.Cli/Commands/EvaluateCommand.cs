@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.ML;
-using MLNetVae.Cli.Data;
 using MLNetVae.Cli.Evaluation;
 using MLNetVae.Cli.Infrastructure;
 using MLNetVae.Cli.Modeling;
@@ -56,8 +55,7 @@ internal static class EvaluateCommand
 
         var ml = new MLContext(seed: 1);
         using var model = ModelFile.Load(ml, settings.ModelPath);
-        var data = DataFile.Load(ml, dataPath,
-            ModelScoring.SelectionFor(model, settings.LabelColumn, labelRequired: true, labelPurpose: " (evaluate needs labels)"), cancellationToken);
+        var data = ModelScoring.LoadData(ml, model, dataPath, settings.LabelColumn, labelRequired: true, labelPurpose: " (evaluate needs labels)", cancellationToken);
         var labels = data.Labels!;
         console.MarkupLineInterpolated($"[bold]Model[/] {model.Path}: {ScoreCommand.Describe(model)}");
         console.MarkupLineInterpolated($"[bold]Data[/] {dataPath}: {data.RowCount} rows, {data.AnomalyCount} labelled anomalies (column '{data.LabelColumn}')");

@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.ML;
-using MLNetVae.Cli.Data;
 using MLNetVae.Cli.Infrastructure;
 using MLNetVae.Cli.Modeling;
 using MLNetVae.Cli.Output;
@@ -47,7 +46,7 @@ internal static class ScoreCommand
 
         var ml = new MLContext(seed: 1);
         using var model = ModelFile.Load(ml, settings.ModelPath);
-        var data = DataFile.Load(ml, dataPath, ModelScoring.SelectionFor(model, settings.LabelColumn, settings.LabelColumnGiven), cancellationToken);
+        var data = ModelScoring.LoadData(ml, model, dataPath, settings.LabelColumn, settings.LabelColumnGiven, "", cancellationToken);
         console.MarkupLineInterpolated($"[bold]Model[/] {model.Path}: {Describe(model)}");
         console.MarkupLineInterpolated($"[bold]Data[/] {dataPath}: {data.RowCount} rows, {model.InputColumns.Count} input column(s) read by name{(data.LabelColumn is null ? "" : $", label column '{data.LabelColumn}' copied to the output")}");
 

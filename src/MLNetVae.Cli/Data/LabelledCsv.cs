@@ -103,6 +103,9 @@ internal static class LabelledCsv
     }
 
     /// <summary>Comma, or tab for .tsv/.tab files and for .txt files whose first line has a tab.</summary>
+    /// <summary>Whether the header of the text file <paramref name="path"/> names <paramref name="column"/> (matched as the loader matches it).</summary>
+    public static bool HasColumn(string path, string column) => Find(ReadHeader(path, SeparatorFor(path)), column) >= 0;
+
     internal static char SeparatorFor(string path)
     {
         string extension = System.IO.Path.GetExtension(path).ToLowerInvariant();

@@ -31,6 +31,31 @@ internal static class ModelScoring
             labelPurpose);
 
     /// <summary>
+    /// Loads a data file for <paramref name="model"/>: its input columns by name (<see cref="SelectionFor"/>). A model whose
+    /// input is one vector column (a library pipeline fed by a <c>TextLoader</c> range, e.g. <c>Features</c>) reads a
+    /// text file without a column of that name as that vector: every column but the label, in file order, which must
+    /// make exactly the vector's size.
+    /// </summary>
+    public static TabularData LoadData(MLContext ml, LoadedModel model, string path, string labelColumn, bool labelRequired,
+        string labelPurpose, CancellationToken cancellationToken)
+    {
+        var selection = SelectionFor(model, labelColumn, labelRequired, labelPurpose);
+        var inputs = model.InputSchema.Where(c => !c.IsHidden && !string.Equals(c.Name, labelColumn, StringComparison.OrdinalIgnoreCase)).ToList();
+        bool text = !string.Equals(Path.GetExtension(path), ".idv", StringComparison.OrdinalIgnoreCase);
+        if (inputs is not [{ Type: VectorDataViewType { IsKnownSize: true } vector } input] || !text || LabelledCsv.HasColumn(path, input.Name))
+            return DataFile.Load(ml, path, selection, cancellationToken);
+
+        var table = DataFile.Load(ml, path, selection with { InputColumns = null }, cancellationToken);
+        if (table.FeatureCount != vector.Size)
+            throw new CliException(
+                $"The model '{model.Path}' reads one column '{input.Name}', a vector of {vector.Size} values. '{path}' has no column of that name, " +
+                $"and its {table.FeatureCount} other column(s) besides the label do not make {vector.Size} values.",
+                $"Pass a file with a column '{input.Name}', or with exactly {vector.Size} numeric columns besides the label (name the label with --label-column).");
+        var assembled = ml.Transforms.Concatenate(input.Name, table.FeatureColumns.ToArray()).Fit(table.Data).Transform(table.Data);
+        return table with { Data = assembled, FeatureColumns = [input.Name] };
+    }
+
+    /// <summary>
     /// Scores every row. Without <paramref name="thresholdOverride"/> the model's own decision is used (models from
     /// <c>train</c>); a model without one needs the override.
     /// </summary>

@@ -12,6 +12,7 @@ internal static class TorchDevices
     /// </summary>
     public static Device Select(int? gpuDeviceId, bool fallbackToCpu, Action<string>? warn)
     {
+        Native.LibTorchSharpLoader.EnsureLoadable();
         if (gpuDeviceId is not { } id)
             return CPU;
         if (id < 0)

@@ -13,7 +13,7 @@ internal sealed class VaeNetwork : nn.Module<Tensor, Tensor, (Tensor Reconstruct
     private readonly Sequential encoder;
     private readonly Sequential decoder;
 
-    public VaeNetwork(int inputDim, int hiddenDim, int latentDim) : base(nameof(VaeNetwork))
+    public VaeNetwork(int inputDim, int hiddenDim, int latentDim) : base(WithNativeLibrary(nameof(VaeNetwork)))
     {
         InputDim = inputDim;
         HiddenDim = hiddenDim;
@@ -103,5 +103,12 @@ internal sealed class VaeNetwork : nn.Module<Tensor, Tensor, (Tensor Reconstruct
         }
 
         return new VaeWeights(Layers(encoder).Select(CopyLayer).ToArray(), Layers(decoder).Select(CopyLayer).ToArray(), standardization);
+    }
+
+    // The base constructor is TorchSharp's first native call when a network is made directly (tests, tools).
+    private static string WithNativeLibrary(string name)
+    {
+        Native.LibTorchSharpLoader.EnsureLoadable();
+        return name;
     }
 }

@@ -54,6 +54,7 @@ internal sealed class VaeTrainer
     /// <summary>Trains on <paramref name="data"/>, which it standardizes in place when the options say so.</summary>
     public Result Train(FeatureMatrix data)
     {
+        Native.LibTorchSharpLoader.EnsureLoadable();
         var cancellation = options.CancellationToken;
         var random = new Random(seed);
         var (trainRows, validationRows) = Split(data.Rows, options.ValidationFraction, random);

@@ -265,7 +265,7 @@ public sealed class CliCommandTests(TrainedCliModel trained) : IClassFixture<Tra
         string output = Temp("interrupted");
         // Far more epochs than the test waits for; SIGINT as soon as the first epoch is reported.
         var run = CliProcess.RunAndInterrupt("epoch   1/", TimeSpan.FromMinutes(2),
-            "train", "-d", trained.DataPath, "-o", output, "--hidden", "16", "--latent", "2", "--epochs", "100000", "--batch-size", "16");
+            "train", "-d", trained.DataPath, "-o", output, "--hidden", "16", "--latent", "2", "--epochs", "100000", "--patience", "0", "--batch-size", "16");
 
         Assert.True(run.ExitCode == 130, run.ToString());
         Assert.Contains("Stopped by Ctrl+C", run.Error);
@@ -309,6 +309,39 @@ public sealed class CliCommandTests(TrainedCliModel trained) : IClassFixture<Tra
         for (int i = 0; i < expected.Length; i++)
             Assert.True(Math.Abs(expected[i] - written[i]) <= 1e-4 * Math.Max(1, Math.Abs(expected[i])), $"row {i}: {written[i]} vs {expected[i]}");
         pipeline.LastTransformer.Dispose();
+    }
+
+    [Fact]
+    public void ALibraryModelWithAVectorInputColumnScoresACsvInTheCli()
+    {
+        // The usual library pipeline: a TextLoader range makes one vector column, the detector reads it.
+        var ml = new MLContext(seed: 1);
+        int features = TrainedCliModel.Header.Length - 1;
+        var data = ml.Data.LoadFromTextFile(trained.DataPath,
+            [new TextLoader.Column("Label", DataKind.Single, 0), new TextLoader.Column("Features", DataKind.Single, 1, features)],
+            separatorChar: ',', hasHeader: true);
+        using var detector = ml.AnomalyDetection.Trainers.VariationalAutoencoder(new VaeAnomalyOptions { HiddenDim = 16, LatentDim = 2, Epochs = 5, NumberOfThreads = 1, Seed = 4 })
+            .Fit(data);
+        string path = Temp("vector-input.zip");
+        ml.Model.SaveSafely(detector, data.Schema, path);
+
+        // The CSV has no 'Features' column: its columns besides the label are read, in order, as that vector.
+        var run = CliProcess.Run("score", "-m", path, "-d", trained.DataPath, "-o", Temp("vector-scores.csv"));
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var expected = TestSupport.TestData.ReadScalars(detector.Transform(data), "Score");
+        var written = File.ReadLines(Temp("vector-scores.csv")).Skip(1).Select(l => float.Parse(l.Split(',')[1 + 2], System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        Assert.Equal(expected.Length, written.Length);
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(Math.Abs(expected[i] - written[i]) <= 1e-5 * Math.Max(1, Math.Abs(expected[i])), $"row {i}: {written[i]} vs {expected[i]}");
+
+        var evaluate = CliProcess.Run("evaluate", "-m", path, "-d", trained.DataPath, "-o", Temp("vector-eval"));
+        Assert.True(evaluate.ExitCode == 0, evaluate.ToString());
+
+        // A file with a column too few says what the model reads and what the file has.
+        string narrow = Temp("vector-narrow.csv");
+        File.WriteAllLines(narrow, File.ReadAllLines(trained.DataPath).Select(l => string.Join(',', l.Split(',').SkipLast(1))));
+        AssertUsageError(CliProcess.Run("score", "-m", path, "-d", narrow, "-o", Temp("o-narrow.csv")),
+            $"reads one column 'Features', a vector of {features} values", $"its {features - 1} other column(s)");
     }
 
     [Fact]

@@ -28,9 +28,13 @@ internal static class CliProcess
     public static CliResult Run(TimeSpan timeout, params string[] args) => RunIn(null, timeout, args);
 
     /// <summary>Runs the CLI with <paramref name="workingDirectory"/> as its current folder (null: the test's).</summary>
-    public static CliResult RunIn(string? workingDirectory, TimeSpan timeout, params string[] args)
+    public static CliResult RunIn(string? workingDirectory, TimeSpan timeout, params string[] args) =>
+        RunWith(workingDirectory, null, timeout, args);
+
+    /// <summary>Runs the CLI with extra environment variables.</summary>
+    public static CliResult RunWith(string? workingDirectory, IReadOnlyDictionary<string, string>? environment, TimeSpan timeout, params string[] args)
     {
-        using var process = Start(args, workingDirectory);
+        using var process = Start(args, workingDirectory, environment);
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         if (!process.WaitForExit(timeout))
@@ -48,7 +52,7 @@ internal static class CliProcess
     /// </summary>
     public static CliResult RunAndInterrupt(string when, TimeSpan timeout, params string[] args)
     {
-        using var process = Start(args);
+        using var process = Start(args, interruptible: true);
         var output = new StringBuilder();
         var interrupted = new TaskCompletionSource();
         process.OutputDataReceived += (_, e) =>
@@ -74,9 +78,13 @@ internal static class CliProcess
             return new CliResult(process.ExitCode, output.ToString(), stderr.Result);
     }
 
-    private static Process Start(string[] args, string? workingDirectory = null)
+    private static Process Start(string[] args, string? workingDirectory = null, IReadOnlyDictionary<string, string>? environment = null,
+        bool interruptible = false)
     {
-        var start = new ProcessStartInfo("dotnet")
+        // A test run started in the background of a non-interactive shell (CI scripts, `cmd &`) has SIGINT ignored, and
+        // an ignored signal stays ignored in every child, .NET included: the CLI would never see the test's Ctrl+C.
+        // Perl (Debian's essential perl-base) restores the default disposition and execs dotnet in the same process.
+        var start = new ProcessStartInfo(interruptible ? "perl" : "dotnet")
         {
             WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
             RedirectStandardOutput = true,
@@ -86,11 +94,18 @@ internal static class CliProcess
             StandardOutputEncoding = Encoding.UTF8,
             StandardErrorEncoding = Encoding.UTF8,
         };
+        if (interruptible)
+        {
+            foreach (var argument in new[] { "-e", "$SIG{INT} = 'DEFAULT'; exec @ARGV or die \"exec: $!\"", "dotnet" })
+                start.ArgumentList.Add(argument);
+        }
         start.ArgumentList.Add(Dll.Value);
         foreach (var argument in args)
             start.ArgumentList.Add(argument);
         start.Environment["NO_COLOR"] = "1";
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+            start.Environment[name] = value;
         return Process.Start(start)!;
     }
 
