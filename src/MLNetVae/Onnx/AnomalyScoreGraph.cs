@@ -98,7 +98,8 @@ internal static class AnomalyScoreGraph
         // per-feature errors), then the draws, row i · S + s for draw s of row i (the sampling scores).
         bool decodeMu = perFeatureOutput is not null || (scoreOutput is not null && !score.IsSampling);
         bool decodeDraws = scoreOutput is not null && score.IsSampling;
-        string middleAxis = g.AddInt64Initializer("anomaly.middle_axis", [1], 1);
+        // Axis 1: a draw per row ([rows, S, ·]), and the latent sum of the KL term; only the sampling scores use it.
+        string middleAxis = decodeDraws ? g.AddInt64Initializer("anomaly.middle_axis", [1], 1) : "";
         var codes = new List<string>();
         if (decodeMu)
             codes.Add("anomaly.mu");

@@ -69,11 +69,11 @@ internal static class LibTorchSharpLoader
 
         // TorchSharp's native library needs these loaded first when they are not beside it (a notebook's NuGet cache).
         PreloadLibTorch(libtorch);
-        string? failure = TryLoad(original);
+        var (handle, failure) = TryLoad(original);
         if (failure is null)
         {
             if (Path.GetDirectoryName(original) != libtorch)
-                RegisterResolver(torchSharp, NativeLibrary.Load(original));
+                RegisterResolver(torchSharp, handle);
             return $"'{original}' loads as shipped";
         }
 
@@ -96,12 +96,12 @@ internal static class LibTorchSharpLoader
                 "This is not the libstdc++ version need MLNetVae fixes; check that the libtorch package TorchSharp expects (libtorch-cpu-linux-x64) is referenced and complete.");
 
         string copy = WriteCachedCopy(patched, originalHash, failure);
-        string? stillFailing = TryLoad(copy);
+        var (copyHandle, stillFailing) = TryLoad(copy);
         if (stillFailing is not null)
             throw new InvalidOperationException(
                 $"TorchSharp's native library '{original}' cannot be loaded ({failure}); the copy with the libstdc++ needs {string.Join(", ", weakened)} " +
                 $"marked weak ('{copy}') does not load either: {stillFailing} Install a libstdc++ with GLIBCXX_3.4.32 (GCC 13 or newer).");
-        RegisterResolver(torchSharp, NativeLibrary.Load(copy));
+        RegisterResolver(torchSharp, copyHandle);
         PatchedCopy = copy;
         return $"'{original}' needs {string.Join(", ", weakened)}, which this libstdc++ lacks: loaded the patched copy '{copy}'";
     }
@@ -152,22 +152,21 @@ internal static class LibTorchSharpLoader
         }
     }
 
-    /// <summary>Null when <paramref name="path"/> loads, else the loader's message.</summary>
-    private static string? TryLoad(string path)
+    /// <summary>The handle when <paramref name="path"/> loads (failure null), else the loader's message.</summary>
+    private static (IntPtr Handle, string? Failure) TryLoad(string path)
     {
         try
         {
-            NativeLibrary.Load(path);
-            return null;
+            return (NativeLibrary.Load(path), null);
         }
         catch (DllNotFoundException e)
         {
             // The loader's own line (e.g. "version `GLIBCXX_3.4.32' not found (required by …)") says it all.
-            return e.Message.Split('\n').LastOrDefault(l => l.Contains("not found", StringComparison.Ordinal))?.Trim() ?? e.Message;
+            return (IntPtr.Zero, e.Message.Split('\n').LastOrDefault(l => l.Contains("not found", StringComparison.Ordinal))?.Trim() ?? e.Message);
         }
         catch (BadImageFormatException e)
         {
-            return e.Message;
+            return (IntPtr.Zero, e.Message);
         }
     }
 
