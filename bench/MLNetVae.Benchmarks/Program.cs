@@ -80,16 +80,19 @@ root.Add(latency);
 var scaleRows = new Option<int>("--rows") { Description = "training rows, streamed from a fixed pool (bench.sh: 10000, 100000, 1000000)", DefaultValueFactory = _ => 100_000 };
 var scaleEpochs = new Option<int>("--epochs") { Description = "epochs of the one Fit", DefaultValueFactory = _ => 1 };
 var scaleValidation = new Option<double>("--validation-fraction") { Description = "rows held out for validation (evaluated every epoch)", DefaultValueFactory = _ => 0 };
+var scaleBudget = new Option<long?>("--max-in-memory-bytes") { Description = "VaeOptions.MaxInMemoryTrainingBytes: a column larger than this is streamed (default: the library's)" };
+var scaleSource = new Option<string?>("--source-file") { Description = "train from this ML.NET binary (.idv) file, written first (--rows rows) if it does not exist" };
 var scaleTrain = new Command("scale-train", "One Fit at a given size: time, samples/s and the peak memory it added (run one size per process).")
 {
-    scaleRows, scaleEpochs, scaleValidation, threads, dim, hidden, latent, batch, seed, noClip, results,
+    scaleRows, scaleEpochs, scaleValidation, scaleBudget, scaleSource, threads, dim, hidden, latent, batch, seed, noClip, results,
 };
 scaleTrain.SetAction(p => ScalingBenchmark.Train(
     new TrainSettings(p.GetValue(scaleRows), p.GetValue(dim), p.GetValue(hidden), p.GetValue(latent), p.GetValue(batch), p.GetValue(threads), p.GetValue(seed), !p.GetValue(noClip))
     {
         ValidationFraction = p.GetValue(scaleValidation),
+        MaxInMemoryTrainingBytes = p.GetValue(scaleBudget),
     },
-    p.GetValue(scaleEpochs), p.GetValue(results)!));
+    p.GetValue(scaleEpochs), p.GetValue(results)!, p.GetValue(scaleSource)));
 root.Add(scaleTrain);
 
 // scale-score

@@ -16,24 +16,29 @@ internal static class ScalingBenchmark
     /// <summary>Rows of the pool the streamed sources cycle through (48 MiB at 768 features).</summary>
     private const int PoolRows = 16_384;
 
-    public static int Train(TrainSettings s, int epochs, string resultsPath)
+    public static int Train(TrainSettings s, int epochs, string resultsPath, string? sourceFile = null)
     {
-        Console.WriteLine($"scale-train: {s.Rows:N0} rows x {s.Dim} streamed from a {PoolRows:N0}-row pool, {s.Dim}/{s.Hidden}/{s.Latent}, " +
-                          $"batch {s.Batch}, {s.Threads} threads, {epochs} epoch(s), validation fraction {s.ValidationFraction}, {s.ClipDescription}");
+        string source = sourceFile is null ? $"from a {PoolRows:N0}-row pool in memory" : $"from the binary file {sourceFile}";
+        Console.WriteLine($"scale-train: {s.Rows:N0} rows x {s.Dim} read {source}, {s.Dim}/{s.Hidden}/{s.Latent}, " +
+                          $"batch {s.Batch}, {s.Threads} threads, {epochs} epoch(s), validation fraction {s.ValidationFraction}, " +
+                          $"MaxInMemoryTrainingBytes {(s.MaxInMemoryTrainingBytes?.ToString("N0") ?? "default")}, {s.ClipDescription}");
         var record = ResultsFile.NewRecord("scale-train", null);
         record["settings"] = s.ToJson();
         record["settings"]!["epochs"] = epochs;
         record["settings"]!["pool_rows"] = PoolRows;
+        record["settings"]!["source_file"] = sourceFile;
 
         var ml = new MLContext(seed: 1);
         var pool = SyntheticData.Normal(PoolRows, s.Dim, s.Seed);
+        if (sourceFile is not null && !File.Exists(sourceFile))
+            WriteBinaryFile(ml, sourceFile, pool, s.Rows, s.Dim);
         // Warm-up (not measured): loads libtorch and JIT-compiles, so the baseline below already includes them.
         using (ml.Transforms.VariationalAutoencoder(s.Options(1)).Fit(new DenseDataView(pool, Math.Min(5_120, PoolRows), s.Dim))) { }
 
         Timing.Settle();
         var before = ProcStatus.Read();
         bool peakReset = ProcStatus.ResetPeak();
-        var view = DenseDataView.Repeating(pool, s.Rows, s.Dim);
+        IDataView view = sourceFile is null ? DenseDataView.Repeating(pool, s.Rows, s.Dim) : ml.Data.LoadFromBinary(sourceFile);
         long start = Stopwatch.GetTimestamp();
         using var model = ml.Transforms.VariationalAutoencoder(s.Options(epochs)).Fit(view);
         double wall = Timing.Seconds(start);
@@ -44,10 +49,13 @@ internal static class ScalingBenchmark
         double samplesPerSecond = (double)report.TrainingRows * report.Epochs.Count / epochSeconds;
         double dataMiB = (double)s.Rows * s.Dim * sizeof(float) / (1024 * 1024);
         double added = after.HwmMiB - before.RssMiB;
-        Console.WriteLine($"Fit {wall:F1} s (epochs {epochSeconds:F1} s, {samplesPerSecond:N0} samples/s; reading, set-up and statistics {wall - epochSeconds:F1} s)");
+        string path = report.ShuffleBufferRows is { } bufferRows ? $"streamed through a {bufferRows:N0}-row shuffle buffer" : "in memory";
+        Console.WriteLine($"Fit {wall:F1} s, {path} (epochs {epochSeconds:F1} s, {samplesPerSecond:N0} samples/s; reading, set-up and statistics {wall - epochSeconds:F1} s)");
         Console.WriteLine($"RSS before Fit {before.RssMiB:N0} MiB; peak during Fit {after.HwmMiB:N0} MiB{(peakReset ? "" : " (process peak: VmHWM could not be reset)")}; " +
                           $"added {added:N0} MiB for {dataMiB:N0} MiB of float32 data ({added / dataMiB:F2}x)");
 
+        record["streamed"] = report.ShuffleBufferRows is not null;
+        record["shuffle_buffer_rows"] = report.ShuffleBufferRows;
         record["fit_wall_s"] = wall;
         record["epoch_s"] = epochSeconds;
         record["samples_per_s"] = samplesPerSecond;
@@ -149,6 +157,21 @@ internal static class ScalingBenchmark
         record["memory"] = memory;
         ResultsFile.Append(resultsPath, record);
         return 0;
+    }
+
+    /// <summary>
+    /// Writes <paramref name="rows"/> rows cycling through <paramref name="pool"/> as an ML.NET binary file (the format
+    /// <c>mlContext.Data.SaveAsBinary</c> writes), through a temporary name so an interrupted run leaves no partial file.
+    /// </summary>
+    private static void WriteBinaryFile(MLContext ml, string path, float[] pool, int rows, int dim)
+    {
+        Console.WriteLine($"writing {rows:N0} x {dim} rows ({(double)rows * dim * 4 / (1L << 30):F1} GiB of float32) to {path} ...");
+        long start = Stopwatch.GetTimestamp();
+        string partial = path + ".partial";
+        using (var stream = File.Create(partial))
+            ml.Data.SaveAsBinary(DenseDataView.Repeating(pool, rows, dim), stream);
+        File.Move(partial, path, overwrite: false);
+        Console.WriteLine($"written in {Timing.Seconds(start):F0} s: {new FileInfo(path).Length / (double)(1L << 30):F1} GiB on disk");
     }
 
     /// <summary>Rows per measurement: enough for ~16 calls at large batches, at least <paramref name="minRows"/>.</summary>

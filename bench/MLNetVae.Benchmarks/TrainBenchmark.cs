@@ -10,6 +10,9 @@ internal sealed record TrainSettings(int Rows, int Dim, int Hidden, int Latent, 
     /// <summary>Share of the rows held out for validation (0 in the comparisons with PyTorch, which has none).</summary>
     public double ValidationFraction { get; init; }
 
+    /// <summary><see cref="VaeTrainingOptions.MaxInMemoryTrainingBytes"/> (null: the library's default).</summary>
+    public long? MaxInMemoryTrainingBytes { get; init; }
+
     public VaeOptions Options(int epochs, IProgress<VaeEpochReport>? progress = null)
     {
         var options = new VaeOptions
@@ -24,6 +27,7 @@ internal sealed record TrainSettings(int Rows, int Dim, int Hidden, int Latent, 
             Standardize = false,
             Seed = Seed,
             Progress = progress,
+            MaxInMemoryTrainingBytes = MaxInMemoryTrainingBytes,
         };
         if (!LibraryDefaultClip)
             options.GradientClipNormPerRow = null;
@@ -39,7 +43,7 @@ internal sealed record TrainSettings(int Rows, int Dim, int Hidden, int Latent, 
     {
         ["rows"] = Rows, ["dim"] = Dim, ["hidden"] = Hidden, ["latent"] = Latent, ["batch"] = Batch,
         ["threads"] = Threads, ["seed"] = Seed, ["gradient_clip_library_default"] = LibraryDefaultClip, ["gradient_clip_norm_per_row"] = Options(1).GradientClipNormPerRow,
-        ["validation_fraction"] = ValidationFraction, ["standardize"] = false,
+        ["validation_fraction"] = ValidationFraction, ["standardize"] = false, ["max_in_memory_training_bytes"] = MaxInMemoryTrainingBytes,
     };
 }
 

@@ -108,12 +108,12 @@ public sealed class VaeAnomalyEstimator : IEstimator<VaeAnomalyTransformer>
         try
         {
             var unthresholded = new VaeAnomalyTransformer(environment, resolved, vae, CalibrationScores.Empty, seed, AnomalyThreshold.None);
-            var trainingScores = ReadScores(unthresholded.Transform(training), options.ScoreColumnName, cancellationToken);
+            var trainingScores = ReadScores(unthresholded.Transform(training), options.ScoreColumnName, seed, cancellationToken);
             Array.Sort(trainingScores);
             var calibrationScores = trainingScores;
             if (calibrationRows > 0)
             {
-                calibrationScores = ReadScores(unthresholded.Transform(calibration), options.ScoreColumnName, cancellationToken);
+                calibrationScores = ReadScores(unthresholded.Transform(calibration), options.ScoreColumnName, seed, cancellationToken);
                 Array.Sort(calibrationScores);
             }
             string rowsName = calibrationRows > 0 ? "held-out" : "training";
@@ -185,20 +185,32 @@ public sealed class VaeAnomalyEstimator : IEstimator<VaeAnomalyTransformer>
                 : $"Set Standardize = true (now false): features of very different scales overflow the score, or lower the LearningRate (now {options.LearningRate:G4})."));
     }
 
-    private static float[] ReadScores(IDataView scored, string scoreColumnName, CancellationToken cancellationToken)
+    /// <summary>
+    /// Every score of <paramref name="scored"/>, or, past <see cref="VaeAnomalyTransformer.MaxKeptScores"/> rows, a uniform
+    /// sample of that many (reservoir sampling seeded by the training seed): memory and the saved model stay bounded
+    /// however many rows were scored (see <see cref="VaeAnomalyTransformer.CalibrationScores"/>).
+    /// </summary>
+    internal static float[] ReadScores(IDataView scored, string scoreColumnName, int seed, CancellationToken cancellationToken,
+        int maxKept = VaeAnomalyTransformer.MaxKeptScores)
     {
         var column = scored.Schema[scoreColumnName];
         // The reported count only sizes the first allocation (bounded: a source may over-report).
-        var scores = new List<float>((int)Math.Clamp(scored.GetRowCount() ?? 1024, 0, 1 << 20));
+        var scores = new List<float>((int)Math.Clamp(scored.GetRowCount() ?? 1024, 0, maxKept));
+        var random = new Random(seed);
         using var cursor = scored.GetRowCursor(new[] { column });
         var getter = cursor.GetGetter<float>(column);
         float value = 0;
+        long seen = 0;
         while (cursor.MoveNext())
         {
-            if ((scores.Count & 4095) == 0)
+            if ((seen & 4095) == 0)
                 cancellationToken.ThrowIfCancellationRequested();
             getter(ref value);
-            scores.Add(value);
+            seen++;
+            if (scores.Count < maxKept)
+                scores.Add(value);
+            else if (random.NextInt64(seen) is var slot && slot < maxKept)
+                scores[(int)slot] = value; // Algorithm R: the row replaces a kept one with probability maxKept / seen
         }
         return scores.ToArray();
     }

@@ -63,16 +63,30 @@ public sealed class VaeEstimator : IEstimator<VaeTransformer>
         VaeTrainer.Result result;
         try
         {
-            var data = FeatureMatrix.Read(input, options.InputColumnName, options.CancellationToken, options.SkipNonFiniteRows);
-            if (data.SkippedRows.Count > 0)
-                channel.Warning(MessageSensitivity.None,
-                    $"Skipped {data.SkippedRows.Count} of {data.Rows + data.SkippedRows.Count} rows whose column '{options.InputColumnName}' holds NaN or ∞ " +
-                    $"(VaeOptions.SkipNonFiniteRows); first: row {string.Join(", ", data.SkippedRows.Take(5))}.");
-            if (options.Standardize)
-                FeatureRange.RequireRepresentableErrors(data, options.InputColumnName);
-            Log($"Training a VAE {data.Columns}/{options.HiddenDim}/{options.LatentDim} on {data.Rows} rows ({device}, seed {seed}).");
-            result = new VaeTrainer(options, seed, device, Log).Train(data);
-            result.Report.SkippedNonFiniteRows = data.SkippedRows.Count;
+            long budget = options.ResolvedMaxInMemoryTrainingBytes();
+            var data = FeatureMatrix.TryRead(input, options.InputColumnName, budget, options.CancellationToken, options.SkipNonFiniteRows);
+            if (data is not null)
+            {
+                WarnIfSkipped(data.SkippedRows.Count, data.Rows + data.SkippedRows.Count, data.SkippedRows, channel);
+                if (options.Standardize)
+                    FeatureRange.RequireRepresentableErrors(data, options.InputColumnName);
+                Log($"Training a VAE {data.Columns}/{options.HiddenDim}/{options.LatentDim} on {data.Rows} rows ({device}, seed {seed}).");
+                result = new VaeTrainer(options, seed, device, Log).Train(data);
+                result.Report.SkippedNonFiniteRows = data.SkippedRows.Count;
+            }
+            else
+            {
+                // The column would not fit the budget (what was read so far is dropped): stream it instead.
+                GC.Collect();
+                var rows = new StreamingTrainingRows(input, options, options.InputColumnName, seed, budget, options.CancellationToken);
+                WarnIfSkipped(rows.SkippedRows, rows.TrainCount + rows.ValidationCount + rows.SkippedRows, rows.FirstSkippedRows, channel);
+                Log($"Training a VAE {rows.Columns}/{options.HiddenDim}/{options.LatentDim} on {rows.TrainCount} rows, streamed: column " +
+                    $"'{options.InputColumnName}' takes more than MaxInMemoryTrainingBytes ({budget:N0} bytes); shuffle buffer of " +
+                    $"{rows.ShuffleBufferRows} rows, {rows.ValidationCount} validation rows ({device}, seed {seed}).");
+                result = new VaeTrainer(options, seed, device, Log).Train(rows);
+                result.Report.SkippedNonFiniteRows = (int)Math.Min(int.MaxValue, rows.SkippedRows);
+                result.Report.ShuffleBufferRows = rows.ShuffleBufferRows;
+            }
         }
         catch (OperationCanceledException e) when (options.CancellationToken.IsCancellationRequested)
         {
@@ -88,6 +102,14 @@ public sealed class VaeEstimator : IEstimator<VaeTransformer>
         Log($"Training finished: {result.Report.StopReason}; keeping epoch {result.Report.BestEpoch}.");
         WarnIfLatentSpaceCollapsed(result.Report, options, m => channel.Warning(MessageSensitivity.None, m), Log);
         return new VaeTransformer(environment, options, result.Weights, result.Report);
+    }
+
+    private void WarnIfSkipped(long skipped, long total, IEnumerable<long> first, IChannel channel)
+    {
+        if (skipped > 0)
+            channel.Warning(MessageSensitivity.None,
+                $"Skipped {skipped} of {total} rows whose column '{options.InputColumnName}' holds NaN or ∞ " +
+                $"(VaeOptions.SkipNonFiniteRows); first: row {string.Join(", ", first.Take(5))}.");
     }
 
     /// <summary>Fraction of active latent dimensions below which <c>Fit</c> warns that the latent space collapsed.</summary>

@@ -111,6 +111,19 @@ public abstract class VaeTrainingOptions
     /// </summary>
     public bool SkipNonFiniteRows { get; set; } = VaeOptions.Defaults.SkipNonFiniteRows;
 
+    /// <summary>
+    /// Largest input column, in bytes of float32 values (rows × features × 4), that <c>Fit</c> copies into memory to train
+    /// on. A larger column is streamed instead: every epoch reads the data view again through a seeded shuffle buffer of
+    /// this many bytes, so training memory stays flat however many rows there are (docs/scaling.md). <see langword="null"/>
+    /// (the default) is a quarter of the memory available to the process (<see cref="GCMemoryInfo.TotalAvailableMemoryBytes"/>,
+    /// which follows container limits): 6 GiB, two million rows of 768 features, on a 24 GiB machine. The quarter leaves
+    /// room for the data view's own source (an in-memory source is a second copy), the model and scoring after training.
+    /// Data that fits trains exactly as before. Streaming trains the same model with another validation split (by row
+    /// position, <see cref="ValidationFraction"/> of the rows on average) and another row order, so its weights differ
+    /// from the in-memory ones; for a fixed seed and source both are deterministic. Must be positive.
+    /// </summary>
+    public long? MaxInMemoryTrainingBytes { get; set; }
+
     /// <summary>Receives a report after every epoch. Reports are also written to <c>MLContext.Log</c>.</summary>
     [JsonIgnore]
     public IProgress<VaeEpochReport>? Progress { get; set; }
@@ -140,6 +153,7 @@ public abstract class VaeTrainingOptions
         target.GradientClipNormPerRow = GradientClipNormPerRow;
         target.NumberOfThreads = NumberOfThreads;
         target.SkipNonFiniteRows = SkipNonFiniteRows;
+        target.MaxInMemoryTrainingBytes = MaxInMemoryTrainingBytes;
         target.Progress = Progress;
         target.CancellationToken = CancellationToken;
     }
@@ -162,8 +176,20 @@ public abstract class VaeTrainingOptions
         RequireFloat(nameof(LogVarianceLimit), LogVarianceLimit, positive: true);
         if (GradientClipNormPerRow is { } clip && (!double.IsFinite(clip) || clip < 0 || clip > float.MaxValue))
             throw OutOfRange(nameof(GradientClipNormPerRow), clip, $"null, 0 (off) or a value > 0 that fits a float (at most {float.MaxValue:G9})");
+        if (MaxInMemoryTrainingBytes is { } bytes && bytes <= 0)
+            throw OutOfRange(nameof(MaxInMemoryTrainingBytes), bytes, "null (a quarter of the memory available to the process) or a number of bytes > 0");
         if (NumberOfThreads is { } threads && threads <= 0)
             throw OutOfRange(nameof(NumberOfThreads), threads, "null (TorchSharp's default) or a value > 0");
+    }
+
+    /// <summary><see cref="MaxInMemoryTrainingBytes"/>, with its default resolved for this process.</summary>
+    internal long ResolvedMaxInMemoryTrainingBytes() => MaxInMemoryTrainingBytes ?? DefaultMaxInMemoryTrainingBytes();
+
+    /// <summary>A quarter of the memory the GC may use (physical memory, or the container's limit); 4 GiB when unknown.</summary>
+    internal static long DefaultMaxInMemoryTrainingBytes()
+    {
+        long available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        return available > 0 ? available / 4 : 4L << 30;
     }
 
     /// <summary>A column option must name a column: not null, empty or whitespace.</summary>

@@ -60,6 +60,13 @@ public sealed class VaeTrainingReport
     public int SkippedNonFiniteRows { get; internal set; }
 
     /// <summary>
+    /// Rows of the shuffle buffer when <c>Fit</c> streamed its data (the input column exceeded
+    /// <see cref="VaeTrainingOptions.MaxInMemoryTrainingBytes"/>); null when it trained on a copy in memory.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonInclude]
+    public int? ShuffleBufferRows { get; internal set; }
+
+    /// <summary>
     /// Latent dimensions in use by the kept model: those whose mean <c>E[z|x]</c> varies across the training rows,
     /// <c>Var_x(mu_k) &gt; 0.01</c> (the "active units" of Burda et al., 2016). A dimension that is not active carries no
     /// information about the row (it collapsed onto the prior). <c>Fit</c> logs a warning when fewer than 10% are active;

@@ -53,10 +53,21 @@ internal sealed class FeatureMatrix
     /// are left out instead and listed in <see cref="SkippedRows"/>.
     /// </summary>
     public static FeatureMatrix Read(IDataView data, string columnName, CancellationToken cancellationToken = default, bool skipNonFinite = false,
-        int chunkValues = ChunkValues)
+        int chunkValues = ChunkValues) =>
+        TryRead(data, columnName, long.MaxValue, cancellationToken, skipNonFinite, chunkValues)!;
+
+    /// <summary>
+    /// As <see cref="Read"/>, but gives up and returns null as soon as the rows would take more than
+    /// <paramref name="maxBytes"/> (at once when the source reports a row count that large): <c>Fit</c> then streams.
+    /// </summary>
+    public static FeatureMatrix? TryRead(IDataView data, string columnName, long maxBytes, CancellationToken cancellationToken = default,
+        bool skipNonFinite = false, int chunkValues = ChunkValues)
     {
         var column = InputColumn.Require(data.Schema, columnName);
         int width = ((VectorDataViewType)column.Type).Size;
+        long rowBytes = (long)width * sizeof(float);
+        if (data.GetRowCount() is { } reported && reported > maxBytes / rowBytes)
+            return null;
         var builder = new Builder(width, data.GetRowCount(), chunkValues);
         long position = -1;
         var skipped = new List<long>();
@@ -74,6 +85,8 @@ internal sealed class FeatureMatrix
                 if (buffer.Length != width)
                     throw new ArgumentException(
                         $"Column '{columnName}' row {position} has {buffer.Length} values; the column type says {width}.");
+                if (builder.Rows >= maxBytes / rowBytes)
+                    return null;
                 var row = builder.NextRow();
                 buffer.CopyTo(row);
                 if (skipNonFinite && !InputColumn.IsFinite(row))

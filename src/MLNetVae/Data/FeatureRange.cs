@@ -33,7 +33,13 @@ internal static class FeatureRange
                 if (row[j] > max[j]) max[j] = row[j];
             }
         }
+        RequireRepresentableErrors(min, max, columnName);
+    }
 
+    /// <summary>The same check from each feature's smallest and largest training value (the streaming path has only these).</summary>
+    public static void RequireRepresentableErrors(float[] min, float[] max, string columnName)
+    {
+        int d = min.Length;
         double sum = 0;
         int widest = 0;
         double widestRange = -1;

@@ -81,9 +81,7 @@ internal static class OnnxRuntimeSessions
         {
             try
             {
-                using var cudaOptions = SessionOptions.MakeSessionOptionWithCudaProvider(id);
-                Configure(cudaOptions);
-                return new InferenceSession(model, cudaOptions);
+                return NewSession(model, () => SessionOptions.MakeSessionOptionWithCudaProvider(id));
             }
             catch (Exception e) when (e is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException)
             {
@@ -94,9 +92,32 @@ internal static class OnnxRuntimeSessions
                         "libraries that Microsoft.ML.OnnxRuntime.Gpu needs.", e);
             }
         }
-        using var cpuOptions = new SessionOptions();
-        Configure(cpuOptions);
-        return new InferenceSession(model, cpuOptions);
+        return NewSession(model, () => new SessionOptions());
+    }
+
+    /// <summary>
+    /// A session on the global pools, or on its own pools when the environment turns out to have none: another component
+    /// (an application's own <c>InferenceSession</c> on another thread) can create the default OrtEnv between the check
+    /// in <see cref="EnsureEnvironment"/> and ours, and ONNX Runtime then hands back that environment without an error.
+    /// The session's refusal is the only sign, so it is taken as the answer for the rest of the process.
+    /// </summary>
+    private static InferenceSession NewSession(byte[] model, Func<SessionOptions> makeOptions)
+    {
+        using (var options = makeOptions())
+        {
+            Configure(options);
+            try
+            {
+                return new InferenceSession(model, options);
+            }
+            catch (OnnxRuntimeException e) when (globalPools == true && e.Message.Contains("EnvCreatedWithGlobalThreadPools", StringComparison.Ordinal))
+            {
+                globalPools = false;
+            }
+        }
+        using var ownPools = makeOptions();
+        Configure(ownPools);
+        return new InferenceSession(model, ownPools);
     }
 
     private static void Configure(SessionOptions options)

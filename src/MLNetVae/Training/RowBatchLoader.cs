@@ -6,7 +6,8 @@ using static TorchSharp.torch;
 namespace MLNetVae.Training;
 
 /// <summary>
-/// Copies chosen rows of a <see cref="FeatureMatrix"/> into one reusable host tensor and hands them to the device.
+/// Copies chosen rows of a <see cref="FeatureMatrix"/> (or rows the streaming path gathered) into one reusable host
+/// tensor and hands them to the device.
 /// </summary>
 /// <remarks>
 /// Why not one tensor of all training rows (and <c>index_select</c> per batch)? It would be a second full copy of the
@@ -30,6 +31,8 @@ internal sealed class RowBatchLoader : IDisposable
         host = empty(new long[] { capacity, columns }, ScalarType.Float32, CPU);
     }
 
+    public int Columns => columns;
+
     /// <summary>
     /// The rows <paramref name="rows"/> of <paramref name="data"/>, in that order, as a [rows, columns] tensor on the
     /// device. On the CPU it is a view of the reused buffer, valid until the next call (disposing the view is harmless).
@@ -49,6 +52,30 @@ internal sealed class RowBatchLoader : IDisposable
             for (int i = 0; i < count; i++)
                 data.Row(rows[start + i]).CopyTo(target.Slice(i * columns, columns));
         }
+        return OnDevice(view);
+    }
+
+    /// <summary>
+    /// <paramref name="count"/> rows already gathered row after row in <paramref name="values"/> (the streaming path's
+    /// batches), as a [count, columns] tensor on the device; on the CPU a view of the reused buffer, as above.
+    /// </summary>
+    public Tensor Load(ReadOnlySpan<float> values, int count)
+    {
+        if (count > capacity)
+            throw new ArgumentOutOfRangeException(nameof(count), $"{count} rows exceed the loader's capacity of {capacity}.");
+        var view = host.narrow(0, 0, count);
+        int rowsPerSlice = Math.Max(1, int.MaxValue / (columns * sizeof(float)));
+        for (int start = 0; start < count; start += rowsPerSlice)
+        {
+            int rows = Math.Min(rowsPerSlice, count - start);
+            using var slice = view.narrow(0, start, rows);
+            values.Slice(start * columns, rows * columns).CopyTo(MemoryMarshal.Cast<byte, float>(slice.bytes));
+        }
+        return OnDevice(view);
+    }
+
+    private Tensor OnDevice(Tensor view)
+    {
         if (device.type == DeviceType.CPU)
             return view;
         using (view)

@@ -38,14 +38,27 @@ internal static class StandardizationFitter
         }
         int count = rows.Length;
         var std = squares.Select(s => Math.Sqrt(s / count)).ToArray();
-        if (scaleNearConstantByExcursions)
+        return FromMoments(mean, std, scaleNearConstantByExcursions ? ModalShare(data, rows) : null, floorFraction);
+    }
+
+    /// <summary>
+    /// The standardization of features with these means and population standard deviations: each scale raised to
+    /// <c>max(1e-6, floorFraction · mean standard deviation)</c>, constant features scale 1, and, when
+    /// <paramref name="modalShare"/> is given, near-constant features scaled by their excursions. The in-memory fit (two
+    /// passes) and the streaming one (<see cref="FeatureMoments"/>, one pass) both end here, so they differ only in how
+    /// the moments were summed.
+    /// </summary>
+    public static FeatureStandardization FromMoments(double[] mean, double[] std, double[]? modalShare, double floorFraction)
+    {
+        int d = mean.Length;
+        std = (double[])std.Clone();
+        if (modalShare is not null)
         {
             // std² ≈ p · E[excursion²] for a feature that leaves its modal value in a share p of the rows, so std / √p is
             // the size of a typical excursion (see VaeTrainingOptions.ScaleNearConstantFeaturesByExcursions).
-            var share = ModalShare(data, rows);
             for (int j = 0; j < d; j++)
-                if (share[j] > NearConstantShare && share[j] < 1)
-                    std[j] /= Math.Sqrt(1 - share[j]);
+                if (modalShare[j] > NearConstantShare && modalShare[j] < 1)
+                    std[j] /= Math.Sqrt(1 - modalShare[j]);
         }
         double floor = Math.Max(AbsoluteScaleFloor, floorFraction * std.Average());
         // A constant column gets scale 1, not the floor: a value it never showed in training must not be
@@ -102,13 +115,16 @@ internal static class StandardizationFitter
     /// <summary>x ← (x − mean) / scale for every row, in float32 exactly as the exported ONNX encoder computes it.</summary>
     public static void ApplyInPlace(FeatureMatrix data, FeatureStandardization standardization)
     {
+        for (int r = 0; r < data.Rows; r++)
+            ApplyInPlace(data.Row(r), standardization);
+    }
+
+    /// <summary>x ← (x − mean) / scale for one row (the streaming path standardizes each row as it is read).</summary>
+    public static void ApplyInPlace(Span<float> row, FeatureStandardization standardization)
+    {
         var mean = standardization.Mean;
         var scale = standardization.Scale;
-        for (int r = 0; r < data.Rows; r++)
-        {
-            var row = data.Row(r);
-            for (int j = 0; j < row.Length; j++)
-                row[j] = (row[j] - mean[j]) / scale[j];
-        }
+        for (int j = 0; j < row.Length; j++)
+            row[j] = (row[j] - mean[j]) / scale[j];
     }
 }

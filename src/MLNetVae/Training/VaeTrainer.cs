@@ -24,7 +24,7 @@ internal sealed class VaeTrainer
 
     public sealed record Result(VaeWeights Weights, VaeTrainingReport Report);
 
-    /// <summary>Held by every training that sets the process-wide libtorch thread count (see <see cref="Train"/>).</summary>
+    /// <summary>Held by every training that sets the process-wide libtorch thread count (see <see cref="Train(TrainingRows, Random)"/>).</summary>
     private static readonly SemaphoreSlim ThreadSettingGate = new(1, 1);
 
     /// <summary>
@@ -51,22 +51,25 @@ internal sealed class VaeTrainer
         public Result? Partial { get; } = partial;
     }
 
-    /// <summary>Trains on <paramref name="data"/>, which it standardizes in place when the options say so.</summary>
+    /// <summary>Trains on <paramref name="data"/>, held in memory, which it standardizes in place when the options say so.</summary>
     public Result Train(FeatureMatrix data)
     {
         Native.LibTorchSharpLoader.EnsureLoadable();
-        var cancellation = options.CancellationToken;
         var random = new Random(seed);
-        var (trainRows, validationRows) = Split(data.Rows, options.ValidationFraction, random);
+        // The split draws from the run's generator before the weights do (the order every earlier version used).
+        return Train(new InMemoryTrainingRows(data, options, random), random);
+    }
 
-        FeatureStandardization? standardization = null;
-        if (options.Standardize)
-        {
-            standardization = StandardizationFitter.Fit(data, trainRows, options.StandardizeScaleFloor, options.ScaleNearConstantFeaturesByExcursions);
-            StandardizationFitter.ApplyInPlace(data, standardization);
-        }
+    /// <summary>Trains on rows read from their data view in every pass (<see cref="StreamingTrainingRows"/>).</summary>
+    public Result Train(StreamingTrainingRows rows)
+    {
+        Native.LibTorchSharpLoader.EnsureLoadable();
+        return Train(rows, new Random(seed));
+    }
 
-        double referenceLoss = ZeroReconstructionLoss(data, trainRows);
+    private Result Train(TrainingRows rows, Random random)
+    {
+        var cancellation = options.CancellationToken;
 
         // libtorch's intra-op thread count is one setting for the whole process: two Fits that each set their own would
         // change it under each other (and a run would not get the thread count, nor the bit-identical weights, it asked
@@ -81,7 +84,7 @@ internal sealed class VaeTrainer
                 set_num_threads(threads);
             try
             {
-                return Run(data, trainRows, validationRows, standardization, random, cancellation, referenceLoss);
+                return Run(rows, random, cancellation);
             }
             finally
             {
@@ -97,10 +100,11 @@ internal sealed class VaeTrainer
         }
     }
 
-    private Result Run(FeatureMatrix data, int[] trainRows, int[] validationRows, FeatureStandardization? standardization,
-        Random random, CancellationToken cancellation, double referenceLoss)
+    private Result Run(TrainingRows rows, Random random, CancellationToken cancellation)
     {
-        using var run = new TrainingRun(options, data, trainRows, validationRows, random, seed, device);
+        var standardization = rows.Standardization;
+        double referenceLoss = rows.ReferenceLoss;
+        using var run = new TrainingRun(options, rows, random, seed, device);
         // Without validation data the last completed epoch is the one to keep; snapshot it only when a cancellation could
         // ask for it (with validation data the best epoch is snapshotted anyway).
         var best = new BestEpoch(run.Network, standardization, snapshotEveryEpoch: !run.Validating && cancellation.CanBeCanceled, run.Validating);
@@ -146,11 +150,10 @@ internal sealed class VaeTrainer
         bool warmingUp = epoch <= options.KlWarmupEpochs;
         // A warm-up epoch's smaller β gets Scalars of its own, held for the epoch (see TrainingScalars).
         using var warmupScalars = warmingUp ? new TrainingScalars(beta, options.LogVarianceLimit) : null;
-        run.Random.Shuffle(run.Order);
         var sums = TrainEpoch(epoch, run.EpochInputs, warmupScalars ?? run.Scalars, cancellation);
-        int n = run.TrainRows.Length;
+        int n = run.Rows.TrainCount;
 
-        double? validationLoss = run.Validating ? ValidationLoss(run.Network, run.EvaluationBlocks, run.Data, run.ValidationRows, run.Scalars) : null;
+        double? validationLoss = run.Validating ? ValidationLoss(run.Network, run.EvaluationBlocks, run.Rows, run.Scalars, cancellation) : null;
         if (validationLoss is { } v && !double.IsFinite(v))
             throw Diverged(epoch, sums.Batches, v);
         CheckNotRunningAway(epoch, sums.Reconstruction / n, beta * sums.Kl / n, sums.Loss / n, referenceLoss);
@@ -169,9 +172,9 @@ internal sealed class VaeTrainer
             throw Diverged(best.Epoch, 0, double.NaN);
         if (best.Weights is not null)
             run.Network.Load(best.Weights);
-        var latent = LatentStatistics(run.Network, run.EvaluationBlocks, run.Data, EvenlySpaced(run.TrainRows, LatentStatisticsMaxRows));
+        var latent = LatentStatistics(run.Network, run.EvaluationBlocks, run.Rows, options.CancellationToken);
         NativeMemory.ReturnFreedMemoryToSystem();
-        var report = new VaeTrainingReport(reports, best.Epoch, run.TrainRows.Length, run.ValidationRows.Length, stopReason,
+        var report = new VaeTrainingReport(reports, best.Epoch, run.Rows.TrainCount, run.Rows.ValidationCount, stopReason,
             device.ToString(), get_num_threads(), seed, latent);
         return new Result(weights, report);
     }
@@ -181,7 +184,7 @@ internal sealed class VaeTrainer
     {
         if (best.Weights is null || reports.Count == 0 || !best.Weights.AllFinite())
             return null;
-        var report = new VaeTrainingReport(reports.ToList(), best.Epoch, run.TrainRows.Length, run.ValidationRows.Length,
+        var report = new VaeTrainingReport(reports.ToList(), best.Epoch, run.Rows.TrainCount, run.Rows.ValidationCount,
             $"cancelled during epoch {reports.Count + 1} of {options.Epochs}", device.ToString(), get_num_threads(), seed);
         return new Result(best.Weights, report);
     }
@@ -192,45 +195,37 @@ internal sealed class VaeTrainer
     /// </summary>
     private sealed class TrainingRun : IDisposable
     {
-        public TrainingRun(VaeOptions options, FeatureMatrix data, int[] trainRows, int[] validationRows, Random random, int seed, Device device)
+        public TrainingRun(VaeOptions options, TrainingRows rows, Random random, int seed, Device device)
         {
-            int d = data.Columns;
-            Data = data;
-            TrainRows = trainRows;
-            ValidationRows = validationRows;
+            int d = rows.Columns;
+            int trainRows = rows.TrainCount, validationRows = rows.ValidationCount;
+            Rows = rows;
             Random = random;
             Network = new VaeNetwork(d, options.HiddenDim, options.LatentDim);
             Network.to(device);
             Network.Load(WeightInitializer.Create(d, options.HiddenDim, options.LatentDim, random));
             Network.train();
             // One copy of the data (the matrix) plus a batch buffer; see RowBatchLoader for why not a tensor of all rows.
-            batches = new RowBatchLoader(Math.Min(options.BatchSize, trainRows.Length), d, device);
+            batches = new RowBatchLoader(Math.Min(options.BatchSize, trainRows), d, device);
             // One buffer for every evaluation pass (validation each epoch, the latent diagnostics at the end).
-            EvaluationBlocks = new RowBatchLoader(Math.Min(EvaluationBlockRows, Math.Max(trainRows.Length, validationRows.Length)), d, device);
+            EvaluationBlocks = new RowBatchLoader(Math.Min(EvaluationBlockRows, Math.Max(trainRows, validationRows)), d, device);
             // Adam and the loss constants hold their TorchSharp Scalars for the whole run (see TrainingScalars for why).
             optimizer = new VaeAdam(Network.parameters(), options.LearningRate);
             Scalars = new TrainingScalars(options.Beta, options.LogVarianceLimit);
             noise = new Generator((ulong)seed, device);
-            Order = Enumerable.Range(0, trainRows.Length).ToArray();
-            EpochInputs = new EpochInputs(Network, batches, data, trainRows, Order, new int[Math.Min(options.BatchSize, trainRows.Length)],
-                optimizer, noise, Network.parameters().ToArray());
+            EpochInputs = new EpochInputs(Network, batches, rows, Random, optimizer, noise, Network.parameters().ToArray());
         }
 
         private readonly RowBatchLoader batches;
         private readonly VaeAdam optimizer;
         private readonly Generator noise;
 
-        public FeatureMatrix Data { get; }
-        public int[] TrainRows { get; }
-        public int[] ValidationRows { get; }
-        public bool Validating => ValidationRows.Length > 0;
+        public TrainingRows Rows { get; }
+        public bool Validating => Rows.ValidationCount > 0;
         public Random Random { get; }
         public VaeNetwork Network { get; }
         public RowBatchLoader EvaluationBlocks { get; }
         public TrainingScalars Scalars { get; }
-
-        /// <summary>The training rows' visiting order, reshuffled every epoch.</summary>
-        public int[] Order { get; }
 
         public EpochInputs EpochInputs { get; }
 
@@ -285,30 +280,27 @@ internal sealed class VaeTrainer
     }
 
     /// <summary>What one epoch of mini-batch steps works with (all of it lives for the whole run).</summary>
-    private sealed record EpochInputs(VaeNetwork Network, RowBatchLoader Batches, FeatureMatrix Data, int[] TrainRows, int[] Order,
-        int[] BatchRows, VaeAdam Optimizer, Generator Noise, TorchSharp.Modules.Parameter[] Parameters);
+    private sealed record EpochInputs(VaeNetwork Network, RowBatchLoader Batches, TrainingRows Rows, Random Random,
+        VaeAdam Optimizer, Generator Noise, TorchSharp.Modules.Parameter[] Parameters);
 
     /// <summary>Summed per-batch losses of an epoch and the number of batches.</summary>
     private readonly record struct EpochSums(double Loss, double Reconstruction, double Kl, int Batches);
 
     /// <summary>
-    /// One pass over the training rows in <see cref="EpochInputs.Order"/>: a forward pass, the loss, a backward pass and an
-    /// Adam step per batch, each inside a dispose scope. Throws <see cref="VaeTrainingDivergedException"/> at the first
-    /// non-finite batch loss.
+    /// One pass over the training rows in a new order (drawn from the run's generator): a forward pass, the loss, a backward
+    /// pass and an Adam step per batch, each inside a dispose scope. Throws <see cref="VaeTrainingDivergedException"/> at
+    /// the first non-finite batch loss.
     /// </summary>
     private EpochSums TrainEpoch(int epoch, EpochInputs inputs, TrainingScalars scalars, CancellationToken cancellation)
     {
-        int n = inputs.TrainRows.Length;
         double lossSum = 0, recSum = 0, klSum = 0;
         int batchIndex = 0;
-        for (int start = 0; start < n; start += options.BatchSize, batchIndex++)
+        foreach (var block in inputs.Rows.TrainingBatches(options.BatchSize, inputs.Random, cancellation))
         {
             cancellation.ThrowIfCancellationRequested();
-            int count = Math.Min(options.BatchSize, n - start);
+            int count = block.Count;
             using var scope = NewDisposeScope();
-            for (int i = 0; i < count; i++)
-                inputs.BatchRows[i] = inputs.TrainRows[inputs.Order[start + i]];
-            var x = inputs.Batches.Load(inputs.Data, inputs.BatchRows.AsSpan(0, count));
+            var x = block.Load(inputs.Batches);
             var eps = randn(new long[] { count, options.LatentDim }, device: device, generator: inputs.Noise);
             var (reconstruction, mu, logVar) = inputs.Network.Forward(x, eps, scalars);
             var (loss, rec, kl) = VaeLoss.Compute(reconstruction, x, mu, logVar, scalars);
@@ -325,6 +317,7 @@ internal sealed class VaeTrainer
             lossSum += lossValue;
             recSum += rec.item<float>();
             klSum += kl.item<float>();
+            batchIndex++;
         }
         return new EpochSums(lossSum, recSum, klSum, batchIndex);
     }
@@ -337,20 +330,22 @@ internal sealed class VaeTrainer
     /// Posterior-collapse diagnostics of the network on the training rows (as <c>latent_stats</c> of the reference):
     /// the population variance over rows of each latent mean, and each dimension's KL to N(0, 1) averaged over rows.
     /// </summary>
-    private static VaeTrainingReport.LatentDiagnostics LatentStatistics(VaeNetwork network, RowBatchLoader blocks, FeatureMatrix data, int[] trainRows)
+    private static VaeTrainingReport.LatentDiagnostics LatentStatistics(VaeNetwork network, RowBatchLoader blocks, TrainingRows trainingRows,
+        CancellationToken cancellation)
     {
         using var _ = no_grad();
         network.eval();
-        int rows = trainRows.Length;
+        long rows = 0;
         int latent = network.LatentDim;
         var sum = new double[latent];
         var sumSquares = new double[latent];
         var kl = new double[latent];
         long overRows = 0; // a variable, not the literal 0, which C# would convert to TorchSharp's ScalarType in sum(...)
-        for (int start = 0; start < rows; start += EvaluationBlockRows)
+        foreach (var block in trainingRows.LatentStatisticsBlocks(EvaluationBlockRows, LatentStatisticsMaxRows, cancellation))
         {
             using var scope = NewDisposeScope();
-            var x = blocks.Load(data, trainRows.AsSpan(start, Math.Min(EvaluationBlockRows, rows - start)));
+            var x = block.Load(blocks);
+            rows += block.Count;
             var (mu, logVar) = network.Encode(x);
             var klRows = (1 + logVar - mu.pow(2) - logVar.exp()) * -0.5;
             var muD = mu.to_type(ScalarType.Float64).cpu();
@@ -378,22 +373,24 @@ internal sealed class VaeTrainer
         return new VaeTrainingReport.LatentDiagnostics(variance, kl);
     }
 
-    private static double ValidationLoss(VaeNetwork network, RowBatchLoader blocks, FeatureMatrix data, int[] validationRows, TrainingScalars scalars)
+    private static double ValidationLoss(VaeNetwork network, RowBatchLoader blocks, TrainingRows trainingRows, TrainingScalars scalars,
+        CancellationToken cancellation)
     {
         using var _ = no_grad();
         network.eval();
         double total = 0;
-        int rows = validationRows.Length;
-        for (int start = 0; start < rows; start += EvaluationBlockRows)
+        long rows = 0;
+        foreach (var block in trainingRows.ValidationBlocks(EvaluationBlockRows, cancellation))
         {
             using var scope = NewDisposeScope();
-            var x = blocks.Load(data, validationRows.AsSpan(start, Math.Min(EvaluationBlockRows, rows - start)));
+            var x = block.Load(blocks);
+            rows += block.Count;
             var (mu, logVar) = network.Encode(x);
             var (loss, _, _) = VaeLoss.Compute(network.Decode(mu), x, mu, logVar, scalars);
             total += loss.item<float>();
         }
         network.train();
-        return total / rows;
+        return total / Math.Max(1, rows);
     }
 
     /// <summary>At most <paramref name="count"/> of <paramref name="rows"/>, evenly spaced and in order (all of them when fewer).</summary>
