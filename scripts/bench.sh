@@ -9,6 +9,11 @@
 #   ROUNDS=3        interleaved training rounds (each: one MLNetVae process and one PyTorch process)
 #   SCALE_ROWS="10000 100000 1000000"  training sizes of the scaling part (one fresh process each)
 #   SCALE_BATCHES="1 2 4 ... 4096"     rows per ONNX Runtime call compared in the scaling part
+#   STREAM_ROWS=1000000  rows of the streaming part's in-memory vs streamed pair (one fresh process each)
+#   STREAM_BUDGET=268435456  MaxInMemoryTrainingBytes of the streamed run (256 MiB)
+#   STREAM_FILE_ROWS=    rows of an ML.NET binary file to train one epoch on, streamed (e.g. 10000000: 29 GiB, more
+#                        than this machine's memory; written once to STREAM_FILE and reused; empty: skipped)
+#   STREAM_FILE=${TMPDIR:-/tmp}/mlnetvae-stream-ROWS.idv
 #   TRAIN_ROWS=50000  training rows for both sides (smaller only for a quick check of the script)
 #   BDN=1           also run BenchmarkDotNet in the latency part (0 to skip, saves ~1 min)
 #   PYTHON=/usr/bin/python3   interpreter with torch for the PyTorch reference
@@ -33,9 +38,9 @@ SCALE_ROWS="${SCALE_ROWS:-10000 100000 1000000}"
 SCALE_BATCHES="${SCALE_BATCHES:-1 2 4 8 16 32 64 128 256 512 1024 2048 4096}"
 
 PARTS=("$@")
-[ ${#PARTS[@]} -eq 0 ] && PARTS=(train memory score latency scaling)
+[ ${#PARTS[@]} -eq 0 ] && PARTS=(train memory score latency scaling streaming)
 for p in "${PARTS[@]}"; do
-  case "$p" in train|memory|score|latency|scaling) ;; *) echo "unknown part '$p' (train, memory, score, latency, scaling)" >&2; exit 2 ;; esac
+  case "$p" in train|memory|score|latency|scaling|streaming) ;; *) echo "unknown part '$p' (train, memory, score, latency, scaling, streaming)" >&2; exit 2 ;; esac
 done
 
 # The PyTorch reference needs python3 with torch and numpy: Debian packages them (python3-torch is 1.13).
@@ -122,6 +127,20 @@ for part in "${PARTS[@]}"; do
       echo "== scaling: scoring by batch size, scoring memory"
       # shellcheck disable=SC2086
       run_cs scale-score --batches $SCALE_BATCHES --memory-rows $SCALE_ROWS ${EXTRA_SCALE_SCORE_ARGS:-}
+      ;;
+    streaming)
+      STREAM_ROWS="${STREAM_ROWS:-1000000}"
+      STREAM_BUDGET="${STREAM_BUDGET:-268435456}"
+      # The same rows in memory (a budget far above them) and streamed through the budget, each in a fresh process.
+      echo "== streaming: $STREAM_ROWS rows in memory"
+      run_cs scale-train --rows "$STREAM_ROWS" --max-in-memory-bytes 1099511627776 ${EXTRA_STREAM_ARGS:-}
+      echo "== streaming: $STREAM_ROWS rows streamed through $STREAM_BUDGET bytes"
+      run_cs scale-train --rows "$STREAM_ROWS" --max-in-memory-bytes "$STREAM_BUDGET" ${EXTRA_STREAM_ARGS:-}
+      if [ -n "${STREAM_FILE_ROWS:-}" ]; then
+        file="${STREAM_FILE:-${TMPDIR:-/tmp}/mlnetvae-stream-$STREAM_FILE_ROWS.idv}"
+        echo "== streaming: one epoch on $STREAM_FILE_ROWS rows from $file (written first if missing; delete it afterwards)"
+        run_cs scale-train --rows "$STREAM_FILE_ROWS" --source-file "$file" --max-in-memory-bytes "$STREAM_BUDGET" ${EXTRA_STREAM_ARGS:-}
+      fi
       ;;
     latency)
       echo "== latency"

@@ -48,6 +48,7 @@ internal static class Report
         Latency(records.LastOrDefault(r => (string?)r["kind"] == "latency"), summary, md);
         ScalingReport.Train(records.Where(r => (string?)r["kind"] == "scale-train").ToList(), summary, md, outputPrefix);
         ScalingReport.Score(records.LastOrDefault(r => (string?)r["kind"] == "scale-score"), summary, md, outputPrefix);
+        ScalingReport.Streaming(records.Where(r => (string?)r["kind"] == "stream-train").ToList(), summary, md);
 
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outputPrefix))!);
         File.WriteAllText(outputPrefix + ".json", summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");

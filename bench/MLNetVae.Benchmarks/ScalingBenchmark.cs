@@ -22,7 +22,9 @@ internal static class ScalingBenchmark
         Console.WriteLine($"scale-train: {s.Rows:N0} rows x {s.Dim} read {source}, {s.Dim}/{s.Hidden}/{s.Latent}, " +
                           $"batch {s.Batch}, {s.Threads} threads, {epochs} epoch(s), validation fraction {s.ValidationFraction}, " +
                           $"MaxInMemoryTrainingBytes {(s.MaxInMemoryTrainingBytes?.ToString("N0") ?? "default")}, {s.ClipDescription}");
-        var record = ResultsFile.NewRecord("scale-train", null);
+        // A run that sets the budget or reads a file is part of the streaming comparison, reported apart from the sizes sweep.
+        bool streamingRun = s.MaxInMemoryTrainingBytes is not null || sourceFile is not null;
+        var record = ResultsFile.NewRecord(streamingRun ? "stream-train" : "scale-train", null);
         record["settings"] = s.ToJson();
         record["settings"]!["epochs"] = epochs;
         record["settings"]!["pool_rows"] = PoolRows;

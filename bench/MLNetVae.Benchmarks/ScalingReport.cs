@@ -47,6 +47,66 @@ internal static class ScalingReport
             "Training rows", "seconds / MiB", Alignment.UpperLeft, png, "training time and memory vs rows", md);
     }
 
+    /// <summary>Float32 peak of this machine kind's two cores (FINDINGS.md: Zen 4, AVX-512), for the share-of-peak column.</summary>
+    private const double PeakGflops = 218;
+
+    /// <summary>
+    /// Streaming vs in-memory training at the same size, and training from a binary file larger than memory: time,
+    /// samples/s (and GFLOP/s: 6 multiply-adds per weight per trained row), the peak memory added, against the targets
+    /// (streaming adds at most 768 MiB and keeps at least 0.8x the in-memory samples/s).
+    /// </summary>
+    public static void Streaming(List<JsonObject> records, JsonObject summary, StringBuilder md)
+    {
+        if (records.Count == 0)
+            return;
+        var st = records[0]["settings"]!;
+        int dim = (int)st["dim"]!, hidden = (int)st["hidden"]!, latent = (int)st["latent"]!;
+        // Multiply-adds per row of one forward pass: encoder d·h + h·h + h·2l, decoder l·h + h·h + h·d; training ≈ 3 passes.
+        double flopsPerRow = 6.0 * ((double)dim * hidden + (double)hidden * hidden + hidden * 2.0 * latent + (double)latent * hidden + (double)hidden * hidden + (double)hidden * dim);
+        md.AppendLine(FormattableString.Invariant(
+            $"## Streaming training ({dim}/{hidden}/{latent}, batch {st["batch"]}, {st["threads"]} threads, {st["epochs"]} epoch(s), one fresh process per row; GFLOP/s at {flopsPerRow / 1e6:F1} MFLOP per trained row, share of the ~{PeakGflops:F0} GFLOP/s float32 peak of FINDINGS.md)"));
+        md.AppendLine();
+        var table = new Table("rows", "source", "MaxInMemoryTrainingBytes", "path", "Fit s", "epoch samples/s", "GFLOP/s", "% of peak",
+            "data MiB", "peak added MiB", "added / data");
+        var json = new JsonArray();
+        foreach (var r in records)
+        {
+            var settings = r["settings"]!;
+            double added = (double)r["peak_added_mib"]!, data = (double)r["data_mib"]!, rate = (double)r["samples_per_s"]!;
+            long? budget = (long?)settings["max_in_memory_training_bytes"];
+            bool streamed = (bool?)r["streamed"] ?? false;
+            string source = (string?)settings["source_file"] is { } file ? $"binary file ({Path.GetFileName(file)})" : "in-memory view";
+            string path = streamed ? $"streamed, {(int?)r["shuffle_buffer_rows"]:N0}-row buffer" : "in memory";
+            double gflops = rate * flopsPerRow / 1e9;
+            table.Add(((int)settings["rows"]!).ToString("N0", Inv), source, budget is { } b ? $"{b / (1024.0 * 1024):N0} MiB" : "default", path,
+                ((double)r["fit_wall_s"]!).ToString("F1", Inv), rate, gflops.ToString("F0", Inv), (100 * gflops / PeakGflops).ToString("F0", Inv) + "%",
+                data, added, (added / data).ToString("F2", Inv));
+            json.Add(new JsonObject
+            {
+                ["rows"] = (int)settings["rows"]!, ["source_file"] = (string?)settings["source_file"], ["max_in_memory_training_bytes"] = budget,
+                ["streamed"] = streamed, ["shuffle_buffer_rows"] = (int?)r["shuffle_buffer_rows"], ["fit_wall_s"] = (double)r["fit_wall_s"]!,
+                ["samples_per_s"] = rate, ["gflops"] = gflops, ["peak_added_mib"] = added, ["data_mib"] = data,
+            });
+        }
+        md.AppendLine(table.ToMarkdown());
+
+        // The pair at the same size from in-memory views: the ratio and the memory target.
+        var pair = records.Where(r => (string?)r["settings"]!["source_file"] is null).GroupBy(r => (int)r["settings"]!["rows"]!)
+            .Select(g => (Rows: g.Key, Memory: g.LastOrDefault(r => !((bool?)r["streamed"] ?? false)), Streamed: g.LastOrDefault(r => (bool?)r["streamed"] ?? false)))
+            .LastOrDefault(p => p.Memory is not null && p.Streamed is not null);
+        if (pair.Memory is not null)
+        {
+            double ratio = (double)pair.Streamed!["samples_per_s"]! / (double)pair.Memory["samples_per_s"]!;
+            double added = (double)pair.Streamed["peak_added_mib"]!;
+            md.AppendLine(FormattableString.Invariant(
+                $"At {pair.Rows:N0} rows streaming keeps **{ratio:F2}x** the in-memory samples/s (target ≥ 0.8) and adds **{added:N0} MiB** to the peak (target ≤ 768 MiB; in memory {(double)pair.Memory["peak_added_mib"]!:N0} MiB)."));
+            md.AppendLine();
+            summary["streaming_ratio"] = ratio;
+            summary["streaming_peak_added_mib"] = added;
+        }
+        summary["stream_train"] = json;
+    }
+
     public static void Score(JsonObject? record, JsonObject summary, StringBuilder md, string outputPrefix)
     {
         if (record is null)

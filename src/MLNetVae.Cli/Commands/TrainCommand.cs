@@ -40,7 +40,8 @@ internal static class TrainCommand
         int? HiddenDim, int? LatentDim, int? Epochs, int BatchSize, double LearningRate, double Beta,
         double ValidationFraction, int Patience, bool Standardize, int Seed, int Threads,
         VaeAnomalyScoreKind ScoreKind, int Samples,
-        double Contamination, double CalibrationFraction, string LabelColumn, bool LabelColumnGiven, IReadOnlyList<string>? InputColumns);
+        double Contamination, double CalibrationFraction, string LabelColumn, bool LabelColumnGiven, IReadOnlyList<string>? InputColumns,
+        long? MaxInMemoryMiB = null);
 
     /// <summary>The detector's options: one flag, one setting.</summary>
     internal static VaeAnomalyOptions DetectorOptionsFor(Settings settings) => new()
@@ -61,6 +62,7 @@ internal static class TrainCommand
         MonteCarloSamples = settings.Samples,
         Contamination = settings.Contamination,
         CalibrationFraction = settings.CalibrationFraction,
+        MaxInMemoryTrainingBytes = settings.MaxInMemoryMiB * (1L << 20),
     };
 
     public static Command Create(CliContext context)
@@ -117,6 +119,13 @@ internal static class TrainCommand
         }.InRange(0, true, 1, false);
         var labelColumn = CommonOptions.LabelColumn(
             "Label column (0 = normal, 1 = anomaly). Never used for training; if present it is left out of the features and used to report ROC-AUC on the held-out rows. Without such a column every column is a feature.");
+        var maxInMemory = new Option<long?>("--max-in-memory-mib")
+        {
+            Description = "Largest feature data, in MiB of float32, that training copies into memory; a larger file is read again every epoch " +
+                          "through a shuffle buffer of this size (flat memory). Default: a quarter of the memory available to the process.",
+            HelpName = "MiB",
+        };
+        maxInMemory.Validators.Add(r => { if (r.Tokens.Count > 0 && long.TryParse(r.Tokens[^1].Value, out long m) && m <= 0) r.AddError($"--max-in-memory-mib must be 1 or more; got {m}."); });
         var inputColumns = new Option<string[]>("--input-column")
         {
             Description = "Feature columns by name (comma-separated or repeated); default: every column except the label. For .idv files: the vector column(s) to use.",
@@ -128,7 +137,7 @@ internal static class TrainCommand
             "Train the VAE anomaly detector on a data file (unsupervised), set its threshold on rows held out from training, and write the model, ONNX encoder/decoder, a report and the loss plot.")
         {
             data, output, overwrite, hidden, latent, epochs, batchSize, learningRate, beta, validation, patience, noStandardize,
-            seed, threads, score, samples, contamination, calibration, labelColumn, inputColumns,
+            seed, threads, score, samples, contamination, calibration, labelColumn, inputColumns, maxInMemory,
         };
         command.SetAction(parseResult => CommandExecution.Run(context, parseResult.GetValue(CliApp.Verbose), cancellationToken =>
             Execute(context, new Settings(
@@ -138,7 +147,7 @@ internal static class TrainCommand
                 !parseResult.GetValue(noStandardize), parseResult.GetValue(seed), parseResult.GetValue(threads),
                 parseResult.GetValue(score), parseResult.GetValue(samples),
                 parseResult.GetValue(contamination), parseResult.GetValue(calibration), parseResult.GetValue(labelColumn)!, parseResult.WasGiven(labelColumn),
-                CommonOptions.Names(parseResult.GetValue(inputColumns))), cancellationToken)));
+                CommonOptions.Names(parseResult.GetValue(inputColumns)), parseResult.GetValue(maxInMemory)), cancellationToken)));
         return command;
     }
 

@@ -5,19 +5,24 @@ using MLNetVae.Cli.Infrastructure;
 namespace MLNetVae.Cli.Data;
 
 /// <summary>
-/// Opens a command's data file by its extension: CSV/TSV/TXT text with a header (<see cref="LabelledCsv"/>), or ML.NET's
-/// binary data view format (<c>.idv</c>, written by <c>mlContext.Data.SaveAsBinary</c>), whose columns keep their types.
+/// Opens a command's data file by its extension: CSV/TSV/TXT text with a header (<see cref="LabelledCsv"/>), ML.NET's
+/// binary data view format (<c>.idv</c>, written by <c>mlContext.Data.SaveAsBinary</c>), whose columns keep their types,
+/// or Parquet (<c>.parquet</c>, <see cref="ParquetDataView"/>). The binary formats stream: they are read again in every
+/// pass rather than cached, so a file larger than memory trains and scores (text is cached, its parsing being the cost).
 /// </summary>
 internal static class DataFile
 {
-    public const string FormatsText = "CSV/TSV text with a header, or ML.NET binary (.idv)";
+    public const string FormatsText = "CSV/TSV text with a header, ML.NET binary (.idv) or Parquet (.parquet)";
 
     public static TabularData Load(MLContext ml, string path, ColumnSelection selection, CancellationToken cancellationToken = default)
     {
         string extension = Path.GetExtension(path).ToLowerInvariant();
-        return extension == ".idv"
-            ? LoadBinary(ml, path, selection, cancellationToken)
-            : LabelledCsv.LoadTable(ml, path, selection, cancellationToken);
+        return extension switch
+        {
+            ".idv" => LoadBinary(ml, path, selection, cancellationToken),
+            ".parquet" or ".parq" => LoadParquet(ml, path, selection, cancellationToken),
+            _ => LabelledCsv.LoadTable(ml, path, selection, cancellationToken),
+        };
     }
 
     /// <summary>
@@ -37,6 +42,22 @@ internal static class DataFile
             throw new CliException($"The data file '{path}' is not a readable ML.NET binary data file ({e.Message.Split('\n')[0]}).",
                 "Files ending in .idv must be written by mlContext.Data.SaveAsBinary; use .csv for text.");
         }
+        return Select(ml, data, path, selection, cancellationToken);
+    }
+
+    private static TabularData LoadParquet(MLContext ml, string path, ColumnSelection selection, CancellationToken cancellationToken)
+    {
+        var view = ParquetDataView.Open(path);
+        view.RequireSupported((selection.InputColumns ?? []).Append(selection.LabelColumn));
+        return Select(ml, view, path, selection, cancellationToken);
+    }
+
+    /// <summary>
+    /// The label and feature columns of a typed file (.idv or Parquet). Features: the named input columns, or else a column
+    /// called <c>Features</c>, or else every Single column (scalar or known-size vector) except the label.
+    /// </summary>
+    private static TabularData Select(MLContext ml, IDataView data, string path, ColumnSelection selection, CancellationToken cancellationToken)
+    {
         var schema = data.Schema;
         string Names() => string.Join(", ", schema.Where(c => !c.IsHidden).Select(c => $"'{c.Name}' ({c.Type})"));
 
@@ -93,7 +114,7 @@ internal static class DataFile
             if (names[i] != features[i].Name)
                 selected = ml.Transforms.CopyColumns(names[i], features[i].Name).Fit(selected).Transform(selected);
         int featureCount = features.Sum(c => c.Type is VectorDataViewType v ? v.Size : 1);
-        return new TabularData(path, ml.Data.Cache(selected), names, featureCount, label?.Name, labels, rows);
+        return new TabularData(path, selected, names, featureCount, label?.Name, labels, rows);
     }
 
     private static bool IsSingles(DataViewType type) =>

@@ -66,7 +66,20 @@ internal static class CommandExecution
         }
     }
 
-    private static (string Message, string? Hint, int ExitCode) Describe(Exception e) => e switch
+    /// <summary>
+    /// The exception to describe: a <see cref="CliException"/> thrown inside a data source's cursor (a damaged Parquet row
+    /// group, say) reaches the command wrapped by ML.NET's parallel cursors in an InvalidOperationException; its own
+    /// message is the one that says what is wrong.
+    /// </summary>
+    private static Exception Unwrap(Exception e)
+    {
+        for (var inner = e; inner is not null; inner = inner.InnerException)
+            if (inner is CliException)
+                return inner;
+        return e;
+    }
+
+    private static (string Message, string? Hint, int ExitCode) Describe(Exception e) => Unwrap(e) switch
     {
         CliException cli => (cli.Message, cli.Hint, cli.ExitCode),
         VaeTrainingDivergedException diverged => (diverged.Message, DivergenceHint(diverged), ExitCodes.Failure),
