@@ -61,6 +61,13 @@ public static class Program
                                     $"({result.Seconds:F0} s; latent {result.LatentDim}, active {result.ActiveLatent:F1}, epochs {result.EpochsRun:F0}/{result.Epochs})");
         }
 
+        // The anchors: IsolationForest (scikit-learn, which ML.NET lacks) on exactly the splits the VAE saw.
+        var anchors = Anchors.Run(protocol.Splits, sets);
+        if (anchors.Scores is { } forest)
+            results = results.Select(r => r with { IForest = forest.TryGetValue(r.Name, out var stat) ? stat : null }).ToList();
+        else
+            Console.Error.WriteLine($"  IsolationForest anchors skipped: {anchors.Skipped}");
+
         string table = Report.Table(results);
         string summary = Report.Summary(results, clock.Elapsed) +
                          (protocol.Retries > 0 ? $" {protocol.Retries} fit(s) retried after a TorchSharp native error." : "");
@@ -134,14 +141,16 @@ public sealed class Arguments
 /// <summary>One CSV: Label (1 = anomaly) first, then the features.</summary>
 public sealed class DataSet
 {
-    private DataSet(string name, float[][] features, bool[] anomaly)
+    private DataSet(string name, string path, float[][] features, bool[] anomaly)
     {
         Name = name;
+        Path = path;
         Features = features;
         Anomaly = anomaly;
     }
 
     public string Name { get; }
+    public string Path { get; }
     public float[][] Features { get; }
     public bool[] Anomaly { get; }
     public int Rows => Features.Length;
@@ -153,11 +162,11 @@ public sealed class DataSet
     {
         foreach (var folder in new[] { "odds", "embeddings" })
         {
-            var path = Path.Combine(dataDirectory, folder);
+            var path = System.IO.Path.Combine(dataDirectory, folder);
             if (!Directory.Exists(path))
                 continue;
             foreach (var csv in Directory.EnumerateFiles(path, "*.csv").Order(StringComparer.Ordinal))
-                yield return Load(csv, $"{folder}/{Path.GetFileNameWithoutExtension(csv)}");
+                yield return Load(csv, $"{folder}/{System.IO.Path.GetFileNameWithoutExtension(csv)}");
         }
     }
 
@@ -176,7 +185,7 @@ public sealed class DataSet
                 row[j - 1] = float.Parse(parts[j], CultureInfo.InvariantCulture);
             features.Add(row);
         }
-        return new DataSet(name, features.ToArray(), anomaly.ToArray());
+        return new DataSet(name, System.IO.Path.GetFullPath(csv), features.ToArray(), anomaly.ToArray());
     }
 }
 
@@ -194,7 +203,14 @@ public readonly record struct Stat(double Mean, double Sd, int Count)
 }
 
 public sealed record SetResult(string Name, int Rows, int Dimensions, int Anomalies, int TrainRows, Stat Vae, Stat Pca, Stat PcaResidual,
-    int LatentDim, int HiddenDim, int Epochs, double EpochsRun, double ActiveLatent, int PcaRank, double Seconds, double VaeSeconds);
+    int LatentDim, int HiddenDim, int Epochs, double EpochsRun, double ActiveLatent, int PcaRank, double Seconds, double VaeSeconds)
+{
+    /// <summary>IsolationForest's ROC-AUC on the same splits (null when scikit-learn was not available).</summary>
+    public Stat? IForest { get; init; }
+}
+
+/// <summary>One split the VAE was evaluated on: the rows (indices into the data set's CSV) it trained and was tested on.</summary>
+public sealed record SplitRows(string Set, int Seed, int[] Train, int[] Test, int PcaRank);
 
 /// <summary>
 /// The fixed protocol. Per data set and seed s = 0..k−1: a stratified random 60/40 split (anomalies and normal rows
@@ -221,6 +237,9 @@ public sealed class Protocol
     public IReadOnlyDictionary<string, string> Overrides { get; }
     public Arguments? Knobs { get; init; }
     private int retries;
+
+    /// <summary>Every split run so far, for the anchors (<see cref="Anchors"/>) to score the same rows.</summary>
+    public List<SplitRows> Splits { get; } = new();
 
     public string Describe()
     {
@@ -256,7 +275,8 @@ public sealed class Protocol
         double vaeSeconds = 0;
         for (int seed = 0; seed < Seeds; seed++)
         {
-            var (train, test) = Split(set, seed);
+            var (trainIndices, testIndices) = SplitIndices(set, seed);
+            var (train, test) = (Rows.Take(set, trainIndices), Rows.Take(set, testIndices));
             Standardize(train.Features, test.Features);
             trainRows = train.Features.Length;
             var ml = new MLContext(seed: seed);
@@ -295,6 +315,7 @@ public sealed class Protocol
             pcaAuc.Add(ml.AnomalyDetection.Evaluate(pca.Transform(testView)).AreaUnderRocCurve);
             var residuals = PcaResiduals(pca.Model, test.Features);
             residualAuc.Add(ml.AnomalyDetection.Evaluate(Rows.ScoredDataView(ml, residuals, test.Anomaly)).AreaUnderRocCurve);
+            Splits.Add(new SplitRows(set.Name, seed, trainIndices, testIndices, rank));
         }
         return new SetResult(set.Name, set.Rows, set.Dimensions, set.Anomalies, trainRows, Stat.Of(vaeAuc), Stat.Of(pcaAuc), Stat.Of(residualAuc),
             latent, hidden, epochs, epochsRun.Average(), active.Average(), rank, clock.Elapsed.TotalSeconds, vaeSeconds);
@@ -359,7 +380,7 @@ public sealed class Protocol
         return options;
     }
 
-    private (Rows Train, Rows Test) Split(DataSet set, int seed)
+    private (int[] Train, int[] Test) SplitIndices(DataSet set, int seed)
     {
         var random = new Random(seed);
         var train = new List<int>();
@@ -378,7 +399,7 @@ public sealed class Protocol
             trainArray = trainArray[..MaxTrainRows];
         Array.Sort(trainArray);
         test.Sort();
-        return (Rows.Take(set, trainArray), Rows.Take(set, test));
+        return (trainArray, test.ToArray());
     }
 
     /// <summary>Standardizes both splits in place with the training split's mean and population standard deviation.</summary>
@@ -451,13 +472,18 @@ public static class Report
     public static string Winner(SetResult r) =>
         Math.Abs(r.Vae.Mean - BestPca(r)) < Tie ? "tie" : r.Vae.Mean > BestPca(r) ? "VAE" : "PCA";
 
+    /// <summary>VAE against IsolationForest: "VAE", "IF", "tie", or "" without the anchor.</summary>
+    public static string VersusForest(SetResult r) => r.IForest is not { } f ? ""
+        : Math.Abs(r.Vae.Mean - f.Mean) < Tie ? "tie" : r.Vae.Mean > f.Mean ? "VAE" : "IF";
+
     public static string Table(IReadOnlyList<SetResult> results)
     {
         var sb = new StringBuilder();
-        sb.AppendLine("| set | n | d | anomalies | train rows | VAE AUC | PCA AUC (ML.NET score) | PCA AUC (residual) | winner | VAE hidden/latent (active) | epochs run/max | PCA rank | VAE s/seed |");
-        sb.AppendLine("| --- | ---: | ---: | ---: | ---: | --- | --- | --- | --- | --- | --- | ---: | ---: |");
+        sb.AppendLine("| set | n | d | anomalies | train rows | VAE AUC | IsolationForest AUC | vs IF | PCA AUC (ML.NET score) | PCA AUC (residual) | vs PCA | VAE hidden/latent (active) | epochs run/max | PCA rank | VAE s/seed |");
+        sb.AppendLine("| --- | ---: | ---: | ---: | ---: | --- | --- | --- | --- | --- | --- | --- | --- | ---: | ---: |");
         foreach (var r in results)
-            sb.AppendLine($"| {r.Name} | {r.Rows} | {r.Dimensions} | {r.Anomalies} | {r.TrainRows} | {r.Vae.Format()} | {r.Pca.Format()} | {r.PcaResidual.Format()} | {Winner(r)} | " +
+            sb.AppendLine($"| {r.Name} | {r.Rows} | {r.Dimensions} | {r.Anomalies} | {r.TrainRows} | {r.Vae.Format()} | {r.IForest?.Format() ?? "n/a"} | {VersusForest(r)} | " +
+                          $"{r.Pca.Format()} | {r.PcaResidual.Format()} | {Winner(r)} | " +
                           $"{r.HiddenDim}/{r.LatentDim} ({r.ActiveLatent:F1}) | {r.EpochsRun:F0}/{r.Epochs} | {r.PcaRank} | {r.VaeSeconds / Math.Max(1, r.Vae.Count):F1} |");
         return sb.ToString();
     }
@@ -466,7 +492,16 @@ public static class Report
     {
         int vae = results.Count(r => Winner(r) == "VAE"), pca = results.Count(r => Winner(r) == "PCA"), tie = results.Count(r => Winner(r) == "tie");
         var worst = results.MinBy(r => r.Vae.Mean - BestPca(r))!;
-        return $"Against the better PCA column: VAE wins {vae}, PCA wins {pca}, ties {tie} (|difference| < {Tie}) of {results.Count} sets; " +
+        string forest = "";
+        if (results.All(r => r.IForest is not null))
+        {
+            int w = results.Count(r => VersusForest(r) == "VAE"), l = results.Count(r => VersusForest(r) == "IF"), t = results.Count(r => VersusForest(r) == "tie");
+            var far = results.Where(r => r.Vae.Mean < r.IForest!.Value.Mean - 0.05).Select(r => $"{r.Name} {r.Vae.Mean - r.IForest!.Value.Mean:+0.000;-0.000}").ToList();
+            forest = $"Against IsolationForest (scikit-learn defaults, the same splits): VAE wins {w}, IF wins {l}, ties {t}; mean AUC VAE " +
+                     $"{results.Average(r => r.Vae.Mean):F3}, IF {results.Average(r => r.IForest!.Value.Mean):F3}; more than 0.05 below IF: " +
+                     $"{(far.Count == 0 ? "none" : string.Join(", ", far))}. ";
+        }
+        return forest + $"Against the better PCA column: VAE wins {vae}, PCA wins {pca}, ties {tie} (|difference| < {Tie}) of {results.Count} sets; " +
                $"mean AUC VAE {results.Average(r => r.Vae.Mean):F3}, PCA (ML.NET score) {results.Average(r => r.Pca.Mean):F3}, " +
                $"PCA (residual) {results.Average(r => r.PcaResidual.Mean):F3}; " +
                $"largest VAE deficit {worst.Vae.Mean - BestPca(worst):+0.000;-0.000} ({worst.Name}). Total {elapsed.TotalMinutes:F1} min.";

@@ -1,0 +1,30 @@
+"""IsolationForest on exactly the splits the C# evaluation trained and tested the VAE on (eval/MLNetVae.Evaluation,
+Anchors.cs). Usage: /usr/bin/python3 eval/anchors.py JOBS.json OUT.json
+
+JOBS.json: {"data": {set: csv path}, "splits": [{"set", "seed", "train": [row indices], "test": [row indices]}]}.
+Each split is standardized as the C# side does it (the training split's mean and population standard deviation,
+1 where it is 0), IsolationForest (scikit-learn defaults, random_state = seed) is fitted on the training split
+(anomalies included, labels unused) and scored on the test split; OUT.json gets {"auc": [{"set", "seed", "IForest"}]}.
+"""
+import json, sys, time
+import numpy as np
+from sklearn.ensemble import IsolationForest
+from sklearn.metrics import roc_auc_score
+
+jobs = json.load(open(sys.argv[1]))
+cache, out, start = {}, [], time.time()
+for split in jobs["splits"]:
+    name = split["set"]
+    if name not in cache:
+        a = np.loadtxt(jobs["data"][name], delimiter=",", skiprows=1, dtype=np.float64)
+        cache[name] = (a[:, 1:], (a[:, 0] > 0).astype(int))
+    X, y = cache[name]
+    train, test = np.array(split["train"]), np.array(split["test"])
+    tr, te = X[train], X[test]
+    mean, sd = tr.mean(0), tr.std(0)
+    sd[~(sd > 1e-12)] = 1
+    tr, te = (tr - mean) / sd, (te - mean) / sd
+    score = -IsolationForest(random_state=split["seed"]).fit(tr).score_samples(te)
+    out.append({"set": name, "seed": split["seed"], "IForest": float(roc_auc_score(y[test], score))})
+json.dump({"auc": out}, open(sys.argv[2], "w"))
+print(f"IsolationForest on {len(out)} splits of {len(cache)} sets in {time.time() - start:.0f} s")
