@@ -98,6 +98,9 @@ public sealed class Arguments
     public double? HiddenMultiplier { get; private set; }
     public int? TargetSteps { get; private set; }
 
+    /// <summary>Experiment knob: hidden ≤ this many times the training rows (then latent ≤ hidden / 2), for sets with few rows per feature.</summary>
+    public double? HiddenPerRow { get; private set; }
+
     public static Arguments Parse(string[] args)
     {
         var result = new Arguments();
@@ -115,6 +118,7 @@ public sealed class Arguments
                 case "--latent-divisor": result.LatentDivisor = double.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--hidden-multiplier": result.HiddenMultiplier = double.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--target-steps": result.TargetSteps = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--hidden-per-row": result.HiddenPerRow = double.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--option":
                     var pair = Next().Split('=', 2);
                     if (pair.Length != 2)
@@ -256,7 +260,8 @@ public sealed class Protocol
                       (Overrides.Count > 0 ? $"; OVERRIDES: {string.Join(", ", Overrides.Select(o => $"{o.Key}={o.Value}"))}" : "") +
                       (Knobs is { LatentDivisor: { } ld } ? $"; KNOB latent = d/{ld}" : "") +
                       (Knobs is { HiddenMultiplier: { } hm } ? $"; KNOB hidden = {hm}d" : "") +
-                      (Knobs is { TargetSteps: { } ts } ? $"; KNOB target steps {ts}" : "") + ".");
+                      (Knobs is { TargetSteps: { } ts } ? $"; KNOB target steps {ts}" : "") +
+                      (Knobs is { HiddenPerRow: { } hr } ? $"; KNOB hidden <= {hr} x training rows, latent <= hidden/2" : "") + ".");
         sb.Append("PCA: mlContext.AnomalyDetection.Trainers.RandomizedPca(rank = min(latent rule, d - 1, training rows / 2: near the row count ML.NET's score is NaN), oversampling 20, ensureZeroMean, seed s), " +
                   "scored two ways: ML.NET's own score (the RELATIVE residual sqrt(residual / |x - mean|^2)) and the absolute residual " +
                   "|x - mean|^2 - |projection|^2 from the same model's eigenvectors. 'winner' compares the VAE with the better of the two.");
@@ -290,6 +295,12 @@ public sealed class Protocol
                 options.LatentDim = Math.Clamp((int)Math.Ceiling(set.Dimensions / divisor), 2, 256);
             if (Knobs?.HiddenMultiplier is { } multiplier)
                 options.HiddenDim = Math.Clamp((int)Math.Round(set.Dimensions * multiplier), 32, 512);
+            if (Knobs?.HiddenPerRow is { } perRow)
+            {
+                int h = Math.Clamp(Math.Min(VaeAnomalyOptions.Defaults.HiddenDimFor(set.Dimensions), (int)Math.Ceiling(perRow * trainRows)), 32, 512);
+                options.HiddenDim = h;
+                options.LatentDim = Math.Max(2, Math.Min(VaeAnomalyOptions.Defaults.LatentDimFor(set.Dimensions), h / 2));
+            }
             if (Knobs?.TargetSteps is { } steps)
             {
                 int stepsPerEpoch = Math.Max(1, (int)Math.Ceiling(trainRows * (1 - options.ValidationFraction) / options.BatchSize));
