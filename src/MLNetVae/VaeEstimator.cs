@@ -35,7 +35,9 @@ public sealed class VaeEstimator : IEstimator<VaeTransformer>
     public VaeOptions Options => options.Clone();
 
     /// <summary>
-    /// Trains the VAE on every row of <paramref name="input"/>.
+    /// Trains the VAE on every row of <paramref name="input"/>: on one float32 copy of the input column when it takes at
+    /// most <see cref="VaeTrainingOptions.MaxInMemoryTrainingBytes"/>, otherwise streamed, reading <paramref name="input"/>
+    /// again in every epoch through a shuffle buffer of that size (<see cref="VaeTrainingReport.ShuffleBufferRows"/>).
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">The input column is missing or is not a known-size vector of Single.</exception>
     /// <exception cref="ArgumentException">The data has no rows, holds NaN/∞ (the message names the row; see
