@@ -86,6 +86,10 @@ run_py() { # round
       "$RUN_DIR/pytorch-$round.json" "$round"
 }
 
+# The machine's limit, once per run: every throughput in the report is also a share of it.
+echo "== peak: float32 GEMM"
+run_cs peak
+
 for part in "${PARTS[@]}"; do
   case "$part" in
     train)

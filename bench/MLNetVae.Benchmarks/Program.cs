@@ -108,6 +108,13 @@ scaleScore.SetAction(p => ScalingBenchmark.Score(p.GetValue(batchSizes)!, p.GetV
     p.GetValue(threads), p.GetValue(dim), p.GetValue(hidden), p.GetValue(latent), p.GetValue(results)!));
 root.Add(scaleScore);
 
+// peak
+var gemmSizes = new Option<int[]>("--sizes") { Description = "square GEMM sizes to try", AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => new[] { 1024, 2048, 3072 } };
+var gemmReps = new Option<int>("--reps") { Description = "timed GEMMs per size (the best counts)", DefaultValueFactory = _ => 5 };
+var peak = new Command("peak", "The machine's float32 limit: the best libtorch GEMM rate (GFLOP/s) with the run's threads.") { gemmSizes, gemmReps, threads, results };
+peak.SetAction(p => Roofline.Peak(p.GetValue(threads), p.GetValue(gemmSizes)!, p.GetValue(gemmReps), p.GetValue(results)!));
+root.Add(peak);
+
 // report
 var runDir = new Option<string>("--run-dir") { Description = "folder with results.jsonl and pytorch-ROUND.json", Required = true };
 var output = new Option<string>("--out") { Description = "output path prefix (.json and .md are added)", DefaultValueFactory = _ => Path.Combine(RepoPaths.Root, "bench", "results", "latest") };

@@ -41,14 +41,22 @@ internal static class Report
         }
         md.AppendLine("Spread: median [min – max] over repetitions. The machine is shared: prefer the ratios, which pair measurements taken next to each other.");
         md.AppendLine();
+        var (peak, peakSource) = Roofline.PeakOf(records);
+        summary["peak_gflops"] = peak;
+        summary["peak_source"] = peakSource;
+        md.AppendLine(Str($"**Machine limit: float32 peak {peak:F0} GFLOP/s** ({peakSource}). Every throughput below is also given as GFLOP/s and as a share of it " +
+                          "(FLOPs per row: 2 per multiply-add of the six linear layers for scoring, 3 times that for training)."));
+        if (records.LastOrDefault(r => (string?)r["kind"] == "peak") is { } gemm)
+            md.AppendLine("GEMM: " + string.Join(", ", gemm["gemm"]!.AsArray().Select(g => Str($"n = {(int)g!["n"]!}: {(double)g["gflops"]!:F0}"))) + " GFLOP/s.");
+        md.AppendLine();
 
-        Train(records.Where(r => (string?)r["kind"] == "train").ToList(), pytorch, summary, md);
+        Train(records.Where(r => (string?)r["kind"] == "train").ToList(), pytorch, summary, md, peak);
         Memory(records.LastOrDefault(r => (string?)r["kind"] == "memory"), summary, md);
-        Score(records.LastOrDefault(r => (string?)r["kind"] == "score"), summary, md);
-        Latency(records.LastOrDefault(r => (string?)r["kind"] == "latency"), summary, md);
-        ScalingReport.Train(records.Where(r => (string?)r["kind"] == "scale-train").ToList(), summary, md, outputPrefix);
-        ScalingReport.Score(records.LastOrDefault(r => (string?)r["kind"] == "scale-score"), summary, md, outputPrefix);
-        ScalingReport.Streaming(records.Where(r => (string?)r["kind"] == "stream-train").ToList(), summary, md);
+        Score(records.LastOrDefault(r => (string?)r["kind"] == "score"), summary, md, peak);
+        Latency(records.LastOrDefault(r => (string?)r["kind"] == "latency"), summary, md, peak);
+        ScalingReport.Train(records.Where(r => (string?)r["kind"] == "scale-train").ToList(), summary, md, outputPrefix, peak);
+        ScalingReport.Score(records.LastOrDefault(r => (string?)r["kind"] == "scale-score"), summary, md, outputPrefix, peak);
+        ScalingReport.Streaming(records.Where(r => (string?)r["kind"] == "stream-train").ToList(), summary, md, peak);
 
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outputPrefix))!);
         File.WriteAllText(outputPrefix + ".json", summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
@@ -58,7 +66,13 @@ internal static class Report
         return 0;
     }
 
-    private static void Train(List<JsonObject> ours, List<(int Round, JsonObject Json)> pytorch, JsonObject summary, StringBuilder md)
+    private static double TrainedFlops(JsonNode? settings) => settings is null ? 0
+        : Roofline.TrainedFlopsPerRow((int)settings["dim"]!, (int)settings["hidden"]!, (int)settings["latent"]!);
+
+    private static double ForwardFlops(JsonNode settings) =>
+        Roofline.ForwardFlopsPerRow((int)settings["dim"]!, (int)settings["hidden"]!, (int)settings["latent"]!);
+
+    private static void Train(List<JsonObject> ours, List<(int Round, JsonObject Json)> pytorch, JsonObject summary, StringBuilder md, double peak)
     {
         if (ours.Count == 0 && pytorch.Count == 0)
             return;
@@ -111,6 +125,11 @@ internal static class Report
         }
         summary["train"] = train;
         md.AppendLine(table.ToMarkdown());
+        double trained = TrainedFlops(st);
+        if (trained > 0 && ourRates.Count > 0)
+            md.AppendLine(Str($"Roofline ({trained / 1e6:F1} MFLOP per trained row): MLNetVae epochs {Roofline.Format(Spread.Of(ourRates).Median, trained, peak)}, " +
+                              $"whole Fit {Roofline.Format(Spread.Of(ourWall).Median, trained, peak)}" +
+                              (pyRates.Count > 0 ? $", PyTorch {Roofline.Format(Spread.Of(pyRates).Median, trained, peak)}." : ".")));
         md.AppendLine(Str($"MLNetVae {Spread.Of(ourRates).Format()} samples/s; PyTorch {(pyRates.Count > 0 ? Spread.Of(pyRates).Format() : "not measured")} samples/s; " +
                                                   $"**ours / PyTorch {(ratios.Count > 0 ? Spread.Of(ratios).Format("F3") : "n/a")}** (per interleaved round)."));
         md.AppendLine(Str($"Rounds whose 1-minute load average stayed <= {cpus + 1.5:F1} (about our own threads plus 1.5) around the C# run: " +
@@ -154,7 +173,7 @@ internal static class Report
         md.AppendLine();
     }
 
-    private static void Score(JsonObject? record, JsonObject summary, StringBuilder md)
+    private static void Score(JsonObject? record, JsonObject summary, StringBuilder md, double peak)
     {
         if (record is null)
             return;
@@ -169,9 +188,11 @@ internal static class Report
         var ss = record["settings"]!;
         md.AppendLine(Str($"## Batch scoring ({ss["dim"]}/{ss["hidden"]}/{ss["latent"]}, {ss["threads"]} ORT threads, batch {ss["batch"]}, {ss["reps"]} interleaved repetitions; rows/s)"));
         md.AppendLine();
-        var table = new Table("variant", "rows", "rows/s median", "min", "max");
+        var table = new Table("variant", "rows", "rows/s median", "min", "max", "GFLOP/s (share of peak)");
+        double forward = ForwardFlops(ss);
         foreach (var (key, v) in record["rows_per_s"]!.AsObject())
-            table.Add($"({key}) {v!["description"]}", ((int)v["rows"]!).ToString("N0", Inv), (double)v["median"]!, (double)v["min"]!, (double)v["max"]!);
+            table.Add($"({key}) {v!["description"]}", ((int)v["rows"]!).ToString("N0", Inv), (double)v["median"]!, (double)v["min"]!, (double)v["max"]!,
+                key == "source" ? "n/a (no VAE computed)" : Roofline.Format((double)v["median"]!, forward, peak));
         md.AppendLine(table.ToMarkdown());
         md.AppendLine(Str(
             $"**(a)/(b) ours / raw ORT: {Fmt(record["ratio_ours_vs_raw_ort"], "F3")}** (target ≥ {(double)record["target_ratio_raw"]!:F2}); " +
@@ -179,7 +200,7 @@ internal static class Report
         md.AppendLine();
     }
 
-    private static void Latency(JsonObject? record, JsonObject summary, StringBuilder md)
+    private static void Latency(JsonObject? record, JsonObject summary, StringBuilder md, double peak)
     {
         if (record is null)
             return;
@@ -195,6 +216,11 @@ internal static class Report
         foreach (var (key, v) in record["stopwatch"]!.AsObject())
             table.Add(key, F0(v!["p50_us"]), F0(v["p90_us"]), F0(v["p99_us"]), F0(v["max_us"]), F0(v["mean_us"]));
         md.AppendLine(table.ToMarkdown());
+        double forward = ForwardFlops(ls);
+        md.AppendLine("Roofline at p50 (one row per call): " + string.Join("; ", record["stopwatch"]!.AsObject()
+            .Where(kv => kv.Value?["p50_us"] is not null)
+            .Select(kv => $"{kv.Key} {Roofline.Format(1e6 / (double)kv.Value!["p50_us"]!, forward, peak)}")) + ". One row cannot fill the cores: this is the latency path, not the throughput one.");
+        md.AppendLine();
         if (record["benchmarkdotnet"] is JsonObject bdn)
         {
             var t = new Table("BenchmarkDotNet (in-process)", "mean µs", "median µs", "P95 of iteration means µs", "stddev µs");

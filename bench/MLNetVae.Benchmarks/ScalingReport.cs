@@ -10,7 +10,7 @@ internal static class ScalingReport
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
-    public static void Train(List<JsonObject> records, JsonObject summary, StringBuilder md, string outputPrefix)
+    public static void Train(List<JsonObject> records, JsonObject summary, StringBuilder md, string outputPrefix, double peak)
     {
         if (records.Count == 0)
             return;
@@ -19,12 +19,14 @@ internal static class ScalingReport
         md.AppendLine(FormattableString.Invariant(
             $"## Scaling: training ({st["dim"]}/{st["hidden"]}/{st["latent"]}, batch {st["batch"]}, {st["threads"]} threads, {st["epochs"]} epoch(s), rows streamed from a {(int)st["pool_rows"]!:N0}-row pool, one fresh process per size)"));
         md.AppendLine();
-        var table = new Table("rows", "Fit s", "epoch samples/s", "reading + set-up + statistics s", "data MiB (float32)", "RSS before Fit MiB", "peak during Fit MiB", "peak added MiB", "added / data");
+        var table = new Table("rows", "Fit s", "epoch samples/s", "GFLOP/s (share of peak)", "reading + set-up + statistics s", "data MiB (float32)", "RSS before Fit MiB", "peak during Fit MiB", "peak added MiB", "added / data");
+        double trained = Roofline.TrainedFlopsPerRow((int)st["dim"]!, (int)st["hidden"]!, (int)st["latent"]!);
         var json = new JsonArray();
         foreach (var r in rows)
         {
             double wall = (double)r["fit_wall_s"]!, epoch = (double)r["epoch_s"]!, data = (double)r["data_mib"]!, added = (double)r["peak_added_mib"]!;
-            table.Add(((int)r["settings"]!["rows"]!).ToString("N0", Inv), wall.ToString("F1", Inv), (double)r["samples_per_s"]!, (wall - epoch).ToString("F1", Inv),
+            table.Add(((int)r["settings"]!["rows"]!).ToString("N0", Inv), wall.ToString("F1", Inv), (double)r["samples_per_s"]!,
+                Roofline.Format((double)r["samples_per_s"]!, trained, peak), (wall - epoch).ToString("F1", Inv),
                 data, (double)r["rss_before_mib"]!, (double)r["peak_mib"]!, added, (added / data).ToString("F2", Inv));
             json.Add(new JsonObject
             {
@@ -47,24 +49,20 @@ internal static class ScalingReport
             "Training rows", "seconds / MiB", Alignment.UpperLeft, png, "training time and memory vs rows", md);
     }
 
-    /// <summary>Float32 peak of this machine kind's two cores (FINDINGS.md: Zen 4, AVX-512), for the share-of-peak column.</summary>
-    private const double PeakGflops = 218;
-
     /// <summary>
     /// Streaming vs in-memory training at the same size, and training from a binary file larger than memory: time,
     /// samples/s (and GFLOP/s: 6 multiply-adds per weight per trained row), the peak memory added, against the targets
     /// (streaming adds at most 768 MiB and keeps at least 0.8x the in-memory samples/s).
     /// </summary>
-    public static void Streaming(List<JsonObject> records, JsonObject summary, StringBuilder md)
+    public static void Streaming(List<JsonObject> records, JsonObject summary, StringBuilder md, double peak)
     {
         if (records.Count == 0)
             return;
         var st = records[0]["settings"]!;
         int dim = (int)st["dim"]!, hidden = (int)st["hidden"]!, latent = (int)st["latent"]!;
-        // Multiply-adds per row of one forward pass: encoder d·h + h·h + h·2l, decoder l·h + h·h + h·d; training ≈ 3 passes.
-        double flopsPerRow = 6.0 * ((double)dim * hidden + (double)hidden * hidden + hidden * 2.0 * latent + (double)latent * hidden + (double)hidden * hidden + (double)hidden * dim);
+        double flopsPerRow = Roofline.TrainedFlopsPerRow(dim, hidden, latent);
         md.AppendLine(FormattableString.Invariant(
-            $"## Streaming training ({dim}/{hidden}/{latent}, batch {st["batch"]}, {st["threads"]} threads, {st["epochs"]} epoch(s), one fresh process per row; GFLOP/s at {flopsPerRow / 1e6:F1} MFLOP per trained row, share of the ~{PeakGflops:F0} GFLOP/s float32 peak of FINDINGS.md)"));
+            $"## Streaming training ({dim}/{hidden}/{latent}, batch {st["batch"]}, {st["threads"]} threads, {st["epochs"]} epoch(s), one fresh process per row; GFLOP/s at {flopsPerRow / 1e6:F1} MFLOP per trained row, share of the {peak:F0} GFLOP/s float32 peak)"));
         md.AppendLine();
         var table = new Table("rows", "source", "MaxInMemoryTrainingBytes", "path", "Fit s", "epoch samples/s", "GFLOP/s", "% of peak",
             "data MiB", "peak added MiB", "added / data");
@@ -79,7 +77,7 @@ internal static class ScalingReport
             string path = streamed ? $"streamed, {(int?)r["shuffle_buffer_rows"]:N0}-row buffer" : "in memory";
             double gflops = rate * flopsPerRow / 1e9;
             table.Add(((int)settings["rows"]!).ToString("N0", Inv), source, budget is { } b ? $"{b / (1024.0 * 1024):N0} MiB" : "default", path,
-                ((double)r["fit_wall_s"]!).ToString("F1", Inv), rate, gflops.ToString("F0", Inv), (100 * gflops / PeakGflops).ToString("F0", Inv) + "%",
+                ((double)r["fit_wall_s"]!).ToString("F1", Inv), rate, gflops.ToString("F0", Inv), (100 * gflops / peak).ToString("F0", Inv) + "%",
                 data, added, (added / data).ToString("F2", Inv));
             json.Add(new JsonObject
             {
@@ -107,7 +105,7 @@ internal static class ScalingReport
         summary["stream_train"] = json;
     }
 
-    public static void Score(JsonObject? record, JsonObject summary, StringBuilder md, string outputPrefix)
+    public static void Score(JsonObject? record, JsonObject summary, StringBuilder md, string outputPrefix, double peak)
     {
         if (record is null)
             return;
@@ -116,9 +114,11 @@ internal static class ScalingReport
             $"## Scaling: scoring by batch size ({st["dim"]}/{st["hidden"]}/{st["latent"]}, {st["threads"]} ORT threads, {st["reps"]} interleaved repetitions; rows/s, median [min – max])"));
         md.AppendLine();
         var batches = record["batches"]!.AsArray().Select(b => b!.AsObject()).ToList();
-        var table = new Table("rows per ORT call", "rows", "Transform rows/s", "raw ORT rows/s", "Transform / raw");
+        var table = new Table("rows per ORT call", "rows", "Transform rows/s", "GFLOP/s (share of peak)", "raw ORT rows/s", "Transform / raw");
+        double forward = Roofline.ForwardFlopsPerRow((int)st["dim"]!, (int)st["hidden"]!, (int)st["latent"]!);
         foreach (var b in batches)
-            table.Add((int)b["batch"]!, ((int)b["rows"]!).ToString("N0", Inv), SpreadOf(b["transform_rows_per_s"]).Format(), SpreadOf(b["raw_ort_rows_per_s"]).Format(),
+            table.Add((int)b["batch"]!, ((int)b["rows"]!).ToString("N0", Inv), SpreadOf(b["transform_rows_per_s"]).Format(),
+                Roofline.Format(SpreadOf(b["transform_rows_per_s"]).Median, forward, peak), SpreadOf(b["raw_ort_rows_per_s"]).Format(),
                 SpreadOf(b["ratio"]).Format("F2"));
         md.AppendLine(table.ToMarkdown());
 

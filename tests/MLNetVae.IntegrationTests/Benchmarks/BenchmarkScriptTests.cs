@@ -37,6 +37,9 @@ public class BenchmarkScriptTests(ITestOutputHelper output)
                 ["EXTRA_LATENCY_ARGS"] = "--calls 100 --warmup 10 --dim 32 --hidden 16 --latent 4",
                 ["EXTRA_SCALE_TRAIN_ARGS"] = "--dim 32 --hidden 16 --latent 4",
                 ["EXTRA_SCALE_SCORE_ARGS"] = "--reps 1 --min-rows 256 --dim 32 --hidden 16 --latent 4",
+                // 3,000 rows of 32 floats = 375 KiB in memory, then streamed through a 64 KiB buffer.
+                ["STREAM_ROWS"] = "3000", ["STREAM_BUDGET"] = "65536",
+                ["EXTRA_STREAM_ARGS"] = "--dim 32 --hidden 16 --latent 4",
                 ["RUNS_DIR"] = Path.Combine(folder, "runs"),
                 ["REPORT_OUT"] = Path.Combine(folder, "latest"),
                 // The Release build of the test run has the harness already; otherwise the script builds it.
@@ -57,7 +60,8 @@ public class BenchmarkScriptTests(ITestOutputHelper output)
 
             string markdown = File.ReadAllText(Path.Combine(folder, "latest.md"));
             foreach (var section in new[] { "## Training throughput", "## Training memory", "## Batch scoring", "## Single-row latency",
-                                            "## Scaling: training", "## Scaling: scoring by batch size" })
+                                            "## Scaling: training", "## Scaling: scoring by batch size", "## Streaming training",
+                                            "**Machine limit: float32 peak" })
                 Assert.Contains(section, markdown);
             foreach (var plot in new[] { "latest-scaling-train.png", "latest-scaling-score.png" })
             {
@@ -70,6 +74,11 @@ public class BenchmarkScriptTests(ITestOutputHelper output)
             Assert.Equal(2, summary["scale_train"]!.AsArray().Count);
             Assert.Equal([1, 32], summary["scale_score"]!["batches"]!.AsArray().Select(b => (int)b!["batch"]!));
             Assert.True((double)summary["memory"]!["peak_ratio"]! > 0);
+            Assert.True((double)summary["peak_gflops"]! > 0);
+            Assert.StartsWith("measured", (string?)summary["peak_source"]);
+            // The in-memory and the streamed run at the same size, paired.
+            Assert.Equal([false, true], summary["stream_train"]!.AsArray().Select(r => (bool)r!["streamed"]!));
+            Assert.True((double)summary["streaming_ratio"]! > 0);
         }
         finally
         {
