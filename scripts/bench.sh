@@ -38,9 +38,9 @@ SCALE_ROWS="${SCALE_ROWS:-10000 100000 1000000}"
 SCALE_BATCHES="${SCALE_BATCHES:-1 2 4 8 16 32 64 128 256 512 1024 2048 4096}"
 
 PARTS=("$@")
-[ ${#PARTS[@]} -eq 0 ] && PARTS=(train memory score latency scaling streaming)
+[ ${#PARTS[@]} -eq 0 ] && PARTS=(train memory score latency scaling streaming contention)
 for p in "${PARTS[@]}"; do
-  case "$p" in train|memory|score|latency|scaling|streaming) ;; *) echo "unknown part '$p' (train, memory, score, latency, scaling, streaming)" >&2; exit 2 ;; esac
+  case "$p" in train|memory|score|latency|scaling|streaming|contention) ;; *) echo "unknown part '$p' (train, memory, score, latency, scaling, streaming, contention)" >&2; exit 2 ;; esac
 done
 
 # The PyTorch reference needs python3 with torch and numpy: Debian packages them (python3-torch is 1.13).
@@ -145,6 +145,13 @@ for part in "${PARTS[@]}"; do
         echo "== streaming: one epoch on $STREAM_FILE_ROWS rows from $file (written first if missing; delete it afterwards)"
         run_cs scale-train --rows "$STREAM_FILE_ROWS" --source-file "$file" --max-in-memory-bytes "$STREAM_BUDGET" ${EXTRA_STREAM_ARGS:-}
       fi
+      ;;
+    contention)
+      # Default threads vs one, idle and with every core busy; once with the default ONNX Runtime threads, once with one.
+      echo "== contention: default ONNX Runtime threads"
+      run_cs contention ${EXTRA_CONTENTION_ARGS:-}
+      echo "== contention: MLNETVAE_ORT_THREADS=1"
+      MLNETVAE_ORT_THREADS=1 run_cs contention ${EXTRA_CONTENTION_ARGS:-}
       ;;
     latency)
       echo "== latency"

@@ -108,6 +108,18 @@ scaleScore.SetAction(p => ScalingBenchmark.Score(p.GetValue(batchSizes)!, p.GetV
     p.GetValue(threads), p.GetValue(dim), p.GetValue(hidden), p.GetValue(latent), p.GetValue(results)!));
 root.Add(scaleScore);
 
+// contention
+var contentionRows = new Option<int>("--rows") { Description = "training rows (1 epoch per measurement)", DefaultValueFactory = _ => 20_480 };
+var contentionScoreRows = new Option<int>("--score-rows") { Description = "rows scored per measurement", DefaultValueFactory = _ => 40_000 };
+var contentionReps = new Option<int>("--reps") { Description = "interleaved repetitions", DefaultValueFactory = _ => 3 };
+var contention = new Command("contention", "Default threads vs one thread, idle and with every core busy with other processes (training and scoring).")
+{
+    contentionRows, contentionScoreRows, contentionReps, dim, hidden, latent, batch, results,
+};
+contention.SetAction(p => ContentionBenchmark.Run(p.GetValue(contentionRows), p.GetValue(contentionScoreRows), p.GetValue(contentionReps),
+    p.GetValue(dim), p.GetValue(hidden), p.GetValue(latent), p.GetValue(batch), p.GetValue(results)!));
+root.Add(contention);
+
 // peak
 var gemmSizes = new Option<int[]>("--sizes") { Description = "square GEMM sizes to try", AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => new[] { 1024, 2048, 3072 } };
 var gemmReps = new Option<int>("--reps") { Description = "timed GEMMs per size (the best counts)", DefaultValueFactory = _ => 5 };

@@ -57,6 +57,7 @@ internal static class Report
         ScalingReport.Train(records.Where(r => (string?)r["kind"] == "scale-train").ToList(), summary, md, outputPrefix, peak);
         ScalingReport.Score(records.LastOrDefault(r => (string?)r["kind"] == "scale-score"), summary, md, outputPrefix, peak);
         ScalingReport.Streaming(records.Where(r => (string?)r["kind"] == "stream-train").ToList(), summary, md, peak);
+        Contention(records.Where(r => (string?)r["kind"] == "contention").ToList(), summary, md, peak);
 
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outputPrefix))!);
         File.WriteAllText(outputPrefix + ".json", summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
@@ -197,6 +198,36 @@ internal static class Report
         md.AppendLine(Str(
             $"**(a)/(b) ours / raw ORT: {Fmt(record["ratio_ours_vs_raw_ort"], "F3")}** (target ≥ {(double)record["target_ratio_raw"]!:F2}); " +
             $"**(a)/(c) ours / ApplyOnnxModel: {Fmt(record["ratio_ours_vs_apply_onnx"], "F1")}** (target ≥ {(double)record["target_ratio_apply"]!:F0}); ratios per repetition."));
+        md.AppendLine();
+    }
+
+    /// <summary>Default threads vs one thread, idle and with every core busy (one table per ONNX Runtime thread setting).</summary>
+    private static void Contention(List<JsonObject> records, JsonObject summary, StringBuilder md, double peak)
+    {
+        if (records.Count == 0)
+            return;
+        var cs = records[0]["settings"]!;
+        md.AppendLine(Str($"## Threads on a shared machine ({cs["dim"]}/{cs["hidden"]}/{cs["latent"]}, {(int)cs["rows"]!:N0} training rows, {(int)cs["score_rows"]!:N0} scored rows, {cs["reps"]} interleaved repetitions; busy = {cs["busy_processes"]} other processes spinning)"));
+        md.AppendLine();
+        var table = new Table("ORT threads", "measurement", "rows/s median", "min", "max", "GFLOP/s (share of peak)");
+        var json = new JsonArray();
+        double trained = TrainedFlops(cs), forward = ForwardFlops(cs);
+        foreach (var r in records)
+        {
+            foreach (var (key, v) in r["rows_per_s"]!.AsObject())
+                table.Add((int)r["settings"]!["ort_threads"]!, key, (double)v!["median"]!, (double)v["min"]!, (double)v["max"]!,
+                    Roofline.Format((double)v["median"]!, key.StartsWith("train", StringComparison.Ordinal) ? trained : forward, peak));
+            json.Add(new JsonObject
+            {
+                ["ort_threads"] = (int)r["settings"]!["ort_threads"]!, ["openmp"] = (string?)r["openmp"], ["rows_per_s"] = r["rows_per_s"]!.DeepClone(),
+                ["train_one_thread_over_default_idle"] = (double)r["train_one_thread_over_default_idle"]!,
+                ["train_one_thread_over_default_busy"] = (double)r["train_one_thread_over_default_busy"]!,
+            });
+        }
+        summary["contention"] = json;
+        md.AppendLine(table.ToMarkdown());
+        foreach (var r in records)
+            md.AppendLine(Str($"ORT threads {r["settings"]!["ort_threads"]}: training with one thread / with the default threads: idle **{(double)r["train_one_thread_over_default_idle"]!:F2}**, busy **{(double)r["train_one_thread_over_default_busy"]!:F2}** (above 1: one thread is faster, i.e. the default is that many times slower; target: at most 1.25). OpenMP: {r["openmp"]}."));
         md.AppendLine();
     }
 

@@ -40,6 +40,7 @@ public class BenchmarkScriptTests(ITestOutputHelper output)
                 // 3,000 rows of 32 floats = 375 KiB in memory, then streamed through a 64 KiB buffer.
                 ["STREAM_ROWS"] = "3000", ["STREAM_BUDGET"] = "65536",
                 ["EXTRA_STREAM_ARGS"] = "--dim 32 --hidden 16 --latent 4",
+                ["EXTRA_CONTENTION_ARGS"] = "--rows 1024 --score-rows 1024 --reps 1 --dim 32 --hidden 16 --latent 4",
                 ["RUNS_DIR"] = Path.Combine(folder, "runs"),
                 ["REPORT_OUT"] = Path.Combine(folder, "latest"),
                 // The Release build of the test run has the harness already; otherwise the script builds it.
@@ -60,7 +61,7 @@ public class BenchmarkScriptTests(ITestOutputHelper output)
 
             string markdown = File.ReadAllText(Path.Combine(folder, "latest.md"));
             foreach (var section in new[] { "## Training throughput", "## Training memory", "## Batch scoring", "## Single-row latency",
-                                            "## Scaling: training", "## Scaling: scoring by batch size", "## Streaming training",
+                                            "## Scaling: training", "## Scaling: scoring by batch size", "## Streaming training", "## Threads on a shared machine",
                                             "**Machine limit: float32 peak" })
                 Assert.Contains(section, markdown);
             foreach (var plot in new[] { "latest-scaling-train.png", "latest-scaling-score.png" })
@@ -79,6 +80,7 @@ public class BenchmarkScriptTests(ITestOutputHelper output)
             // The in-memory and the streamed run at the same size, paired.
             Assert.Equal([false, true], summary["stream_train"]!.AsArray().Select(r => (bool)r!["streamed"]!));
             Assert.True((double)summary["streaming_ratio"]! > 0);
+            Assert.Equal([2, 1], summary["contention"]!.AsArray().Select(c => (int)c!["ort_threads"]!)); // this machine's 2 cores, then one
         }
         finally
         {

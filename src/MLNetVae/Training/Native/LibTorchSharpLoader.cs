@@ -46,9 +46,12 @@ internal static class LibTorchSharpLoader
             try
             {
                 if (OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture == Architecture.X64)
+                {
 #pragma warning disable CA1416 // guarded by OperatingSystem.IsLinux() on this line's condition
+                    OpenMpSpinning.LimitUnlessConfigured(); // before libtorch (and its OpenMP) is loaded
                     Outcome = Prepare(typeof(TorchSharp.torch).Assembly);
 #pragma warning restore CA1416
+                }
                 else
                     Outcome = "not Linux x64: nothing to do";
             }
