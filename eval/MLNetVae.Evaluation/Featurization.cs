@@ -13,7 +13,8 @@ namespace MLNetVae.Evaluation;
 /// honest tasks are used instead: (1) <b>MVTec object category</b>, 3 classes — the rows of the three MVTec ViT
 /// embedding files (bottle, cable, hazelnut), labelled by the file they come from, i.e. by which product the image
 /// shows (a real property of each image, not a synthetic label); (2) <b>20 Newsgroups</b>, 2 classes — the shipped
-/// BERT embeddings with their binary label (in-topic vs off-topic posts).
+/// BERT embeddings with their binary label (in-topic vs off-topic posts); and (3) each MVTec product's good vs
+/// defective images (the anomaly labels of the embedding sets, used as a supervised task).
 /// Protocol: seeds 0..k−1, stratified 70/30 split per class, standardized with the training split's statistics,
 /// the VAE and PCA fitted on the training split, accuracy on the test split.
 /// </remarks>
@@ -31,6 +32,12 @@ public static class Featurization
             var sets = mvtec.Select((p, i) => (Set: DataSet.Load(p, Path.GetFileNameWithoutExtension(p)), Class: i)).ToList();
             tasks.Add(("MVTec object category (3 classes: bottle/cable/hazelnut ViT)",
                 sets.SelectMany(s => s.Set.Features).ToArray(), sets.SelectMany(s => Enumerable.Repeat(s.Class, s.Set.Rows)).ToArray()));
+        }
+        // Each MVTec product's own labels, good vs defective image: the anomaly sets as supervised 2-class tasks.
+        foreach (var path in mvtec.Where(File.Exists))
+        {
+            var set = DataSet.Load(path, Path.GetFileNameWithoutExtension(path));
+            tasks.Add(($"{set.Name.Replace("_vit", "")} good/defect (2 classes, ViT 1000)", set.Features, set.Anomaly.Select(b => b ? 1 : 0).ToArray()));
         }
         var news = Path.Combine(a.DataDirectory, "embeddings", "20news_3_bert768.csv");
         if (File.Exists(news))
