@@ -32,6 +32,20 @@ internal static class OpenMpSpinning
     [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     public static void LimitUnlessConfigured()
     {
+        try
+        {
+            Limit();
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            // A Linux without glibc's names (musl): training works, only without the limit.
+            Outcome = $"libc's setenv/getenv not reachable ({e.GetType().Name}): OpenMP spins as configured";
+        }
+    }
+
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    private static void Limit()
+    {
         if (NativeValue(WaitPolicyVariable) is { } policy)
         {
             Outcome = $"{WaitPolicyVariable}={policy} set by the application: left as it is";
