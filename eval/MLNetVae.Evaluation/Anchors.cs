@@ -17,7 +17,7 @@ public static class Anchors
     public static Result Run(IReadOnlyList<SplitRows> splits, IReadOnlyList<DataSet> sets)
     {
         string python = Environment.GetEnvironmentVariable("MLNETVAE_PYTHON") ?? "/usr/bin/python3";
-        string script = Path.Combine(RepoRoot(), "eval", "anchors.py");
+        string script = Path.Combine(Arguments.RepoRoot(), "eval", "anchors.py");
         if (!File.Exists(python))
             return new(null, $"{python} not found (set MLNETVAE_PYTHON).");
         string folder = Directory.CreateTempSubdirectory("mlnetvae-anchors-").FullName;
@@ -56,13 +56,5 @@ public static class Anchors
         {
             Directory.Delete(folder, recursive: true);
         }
-    }
-
-    private static string RepoRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "MLNetVae.sln")))
-            directory = directory.Parent;
-        return directory?.FullName ?? Directory.GetCurrentDirectory();
     }
 }

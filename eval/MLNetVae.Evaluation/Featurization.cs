@@ -78,17 +78,7 @@ public static class Featurization
     /// <summary>One seed of the comparison: split, standardize, fit VAE / PCA / nothing + the same classifier, test accuracy.</summary>
     public static Accuracies Compare(float[][] x, int[] y, int seed)
     {
-        var random = new Random(seed);
-        var train = new List<int>();
-        var test = new List<int>();
-        foreach (int label in y.Distinct().Order())
-        {
-            var indices = Enumerable.Range(0, y.Length).Where(i => y[i] == label).ToArray();
-            random.Shuffle(indices);
-            int take = (int)Math.Round(indices.Length * 0.7);
-            train.AddRange(indices[..take]);
-            test.AddRange(indices[take..]);
-        }
+        var (train, test) = Protocol.StratifiedSplit(y, 0.7, new Random(seed));
         var trainX = train.Select(i => (float[])x[i].Clone()).ToArray();
         var testX = test.Select(i => (float[])x[i].Clone()).ToArray();
         Protocol.Standardize(trainX, testX);

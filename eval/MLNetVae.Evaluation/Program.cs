@@ -133,12 +133,15 @@ public sealed class Arguments
         return result;
     }
 
-    private static string DefaultDataDirectory()
+    private static string DefaultDataDirectory() => Path.GetFullPath(Path.Combine(RepoRoot(), "..", "shared", "data"));
+
+    /// <summary>The repository folder (the one with MLNetVae.sln above the build output), or the current folder.</summary>
+    internal static string RepoRoot()
     {
         var directory = new DirectoryInfo(AppContext.BaseDirectory);
         while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "MLNetVae.sln")))
             directory = directory.Parent;
-        return Path.GetFullPath(Path.Combine(directory?.FullName ?? ".", "..", "shared", "data"));
+        return directory?.FullName ?? Directory.GetCurrentDirectory();
     }
 }
 
@@ -394,16 +397,7 @@ public sealed class Protocol
     private (int[] Train, int[] Test) SplitIndices(DataSet set, int seed)
     {
         var random = new Random(seed);
-        var train = new List<int>();
-        var test = new List<int>();
-        foreach (bool group in new[] { false, true })
-        {
-            var indices = Enumerable.Range(0, set.Rows).Where(i => set.Anomaly[i] == group).ToArray();
-            random.Shuffle(indices);
-            int take = (int)Math.Round(indices.Length * TrainFraction);
-            train.AddRange(indices[..take]);
-            test.AddRange(indices[take..]);
-        }
+        var (train, test) = StratifiedSplit(set.Anomaly.Select(a => a ? 1 : 0).ToArray(), TrainFraction, random);
         var trainArray = train.ToArray();
         random.Shuffle(trainArray);
         if (trainArray.Length > MaxTrainRows)
@@ -411,6 +405,26 @@ public sealed class Protocol
         Array.Sort(trainArray);
         test.Sort();
         return (trainArray, test.ToArray());
+    }
+
+    /// <summary>
+    /// Row indices split per class (classes in ascending order, each shuffled with <paramref name="random"/>): the first
+    /// round(n · <paramref name="trainFraction"/>) of each class train, the rest test. The anomaly protocol and the
+    /// featurization comparison both split this way.
+    /// </summary>
+    internal static (List<int> Train, List<int> Test) StratifiedSplit(int[] labels, double trainFraction, Random random)
+    {
+        var train = new List<int>();
+        var test = new List<int>();
+        foreach (int label in labels.Distinct().Order())
+        {
+            var indices = Enumerable.Range(0, labels.Length).Where(i => labels[i] == label).ToArray();
+            random.Shuffle(indices);
+            int take = (int)Math.Round(indices.Length * trainFraction);
+            train.AddRange(indices[..take]);
+            test.AddRange(indices[take..]);
+        }
+        return (train, test);
     }
 
     /// <summary>Standardizes both splits in place with the training split's mean and population standard deviation.</summary>

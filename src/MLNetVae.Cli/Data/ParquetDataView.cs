@@ -67,21 +67,19 @@ internal sealed class ParquetDataView : IDataView
 
     private static ParquetDataView FromReader(string path, ParquetReader reader)
     {
+        var sources = new List<Source>();
+        var unsupported = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var field in reader.Schema.Fields)
         {
-            var sources = new List<Source>();
-            var unsupported = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
-            foreach (var field in reader.Schema.Fields)
-            {
-                if (field is DataField data && Numeric(data.ClrType) is var (ok, isBoolean) && ok)
-                    sources.Add(new Source(data.Name, data, IsList: false, Size: 1, isBoolean));
-                else if (field is ListField { Item: DataField item } list && (item.ClrType == typeof(float) || item.ClrType == typeof(double)))
-                    sources.Add(new Source(list.Name, item, IsList: true, ListSize(reader, item, list.Name, path), IsBoolean: false));
-                else
-                    unsupported[field.Name] = field is DataField other ? TypeName(other.ClrType) : field is ListField { Item: DataField i } ? $"a list of {TypeName(i.ClrType)}" : $"a {field.SchemaType} field";
-            }
-            var rowGroups = reader.RowGroups.Select(g => g.RowCount).ToArray();
-            return new ParquetDataView(path, sources.ToArray(), rowGroups, unsupported);
+            if (field is DataField data && Numeric(data.ClrType) is var (ok, isBoolean) && ok)
+                sources.Add(new Source(data.Name, data, IsList: false, Size: 1, isBoolean));
+            else if (field is ListField { Item: DataField item } list && (item.ClrType == typeof(float) || item.ClrType == typeof(double)))
+                sources.Add(new Source(list.Name, item, IsList: true, ListSize(reader, item, list.Name, path), IsBoolean: false));
+            else
+                unsupported[field.Name] = field is DataField other ? TypeName(other.ClrType) : field is ListField { Item: DataField i } ? $"a list of {TypeName(i.ClrType)}" : $"a {field.SchemaType} field";
         }
+        var rowGroups = reader.RowGroups.Select(g => g.RowCount).ToArray();
+        return new ParquetDataView(path, sources.ToArray(), rowGroups, unsupported);
     }
 
     /// <summary>Columns of the file that are not offered (strings, nested groups, lists of non-floats), by name, with their type in words.</summary>
@@ -260,7 +258,7 @@ internal sealed class ParquetDataView : IDataView
         {
             if (length != source.Size)
                 throw new CliException(
-                    $"The data file '{view.path}', row {view.rowGroupRows.Take(group).Sum() + row + 1}, column '{source.Name}': the vector has {length} values; " +
+                    $"The data file '{view.path}', row {FileRow(row)}, column '{source.Name}': the vector has {length} values; " +
                     $"the column's other rows have {source.Size}.",
                     "Every row of a vector column must hold the same number of values; an empty or null list counts as one missing value.");
         }
@@ -278,9 +276,12 @@ internal sealed class ParquetDataView : IDataView
             return floats;
         }
 
+        /// <summary>The 1-based row of the file that row <paramref name="rowInGroup"/> of the current row group is, for errors.</summary>
+        private long FileRow(long rowInGroup) => view.rowGroupRows.Take(group).Sum() + rowInGroup + 1;
+
         /// <summary>A null feature or label: refused with the file's row, as a missing CSV value is.</summary>
         private CliException Null(Source source, long rowInGroup) =>
-            new($"The data file '{view.path}', row {view.rowGroupRows.Take(group).Sum() + rowInGroup + 1}, column '{source.Name}': the value is null (missing).",
+            new($"The data file '{view.path}', row {FileRow(rowInGroup)}, column '{source.Name}': the value is null (missing).",
                 "Every feature and label value must be a number; drop or fill the rows with missing values when writing the file.");
 
         private float[] ReadScalars(Parquet.ParquetRowGroupReader rowGroup, Source source, int rows) => source.Field.ClrType switch

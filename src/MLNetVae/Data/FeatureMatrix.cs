@@ -81,31 +81,19 @@ internal sealed class FeatureMatrix
                 position++;
                 if ((position & 1023) == 0)
                     cancellationToken.ThrowIfCancellationRequested();
-                getter(ref buffer);
-                if (buffer.Length != width)
-                    throw new ArgumentException(
-                        $"Column '{columnName}' row {position} has {buffer.Length} values; the column type says {width}.");
                 if (builder.Rows >= maxBytes / rowBytes)
                     return null;
-                var row = builder.NextRow();
-                buffer.CopyTo(row);
-                if (skipNonFinite && !InputColumn.IsFinite(row))
+                getter(ref buffer);
+                if (!InputColumn.CopyTrainingRow(buffer, builder.NextRow(), columnName, position, skipNonFinite))
                 {
                     skipped.Add(position);
                     builder.DropLastRow(); // the next row overwrites this one
-                    continue;
                 }
-                InputColumn.RequireFinite(row, columnName, position);
             }
         }
 
-        if (builder.Rows == 0 && skipped.Count > 0)
-            throw new ArgumentException(
-                $"The training data has no rows with finite values in column '{columnName}': all {skipped.Count} rows hold NaN or ∞ " +
-                "and VaeOptions.SkipNonFiniteRows left every one out. Replace the missing values (ml.Transforms.ReplaceMissingValues) or fix the source data.");
         if (builder.Rows == 0)
-            throw new ArgumentException(
-                $"The training data has no rows (column '{columnName}'). Fit needs at least one row; check the loader and any filters before the VAE.");
+            throw InputColumn.NoTrainingRows(columnName, skipped.Count);
         return builder.Build(skipped);
     }
 

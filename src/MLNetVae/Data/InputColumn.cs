@@ -44,6 +44,31 @@ internal static class InputColumn
         row.CopyTo(destination);
     }
 
+    /// <summary>
+    /// Copies one training row read from a cursor into <paramref name="destination"/>: a vector of another length than
+    /// the column type is an <see cref="ArgumentException"/>; a row with NaN/∞ is one too, or, with
+    /// <paramref name="skipNonFinite"/>, false (the caller leaves it out). Both training paths read rows through this.
+    /// </summary>
+    public static bool CopyTrainingRow(in VBuffer<float> row, Span<float> destination, string columnName, long position, bool skipNonFinite)
+    {
+        if (row.Length != destination.Length)
+            throw new ArgumentException($"Column '{columnName}' row {position} has {row.Length} values; the column type says {destination.Length}.");
+        row.CopyTo(destination);
+        if (skipNonFinite && !IsFinite(destination))
+            return false;
+        RequireFinite(destination, columnName, position);
+        return true;
+    }
+
+    /// <summary>The error for training data without a usable row (none at all, or all left out for NaN/∞).</summary>
+    public static ArgumentException NoTrainingRows(string columnName, long skippedNonFinite) =>
+        skippedNonFinite > 0
+            ? new ArgumentException(
+                $"The training data has no rows with finite values in column '{columnName}': all {skippedNonFinite} rows hold NaN or ∞ " +
+                "and VaeOptions.SkipNonFiniteRows left every one out. Replace the missing values (ml.Transforms.ReplaceMissingValues) or fix the source data.")
+            : new ArgumentException(
+                $"The training data has no rows (column '{columnName}'). Fit needs at least one row; check the loader and any filters before the VAE.");
+
     public static void RequireFinite(ReadOnlySpan<float> row, string columnName, long rowIndex)
     {
         for (int j = 0; j < row.Length; j++)

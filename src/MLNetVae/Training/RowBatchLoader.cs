@@ -31,45 +31,40 @@ internal sealed class RowBatchLoader : IDisposable
         host = empty(new long[] { capacity, columns }, ScalarType.Float32, CPU);
     }
 
-    public int Columns => columns;
-
     /// <summary>
-    /// The rows <paramref name="rows"/> of <paramref name="data"/>, in that order, as a [rows, columns] tensor on the
-    /// device. On the CPU it is a view of the reused buffer, valid until the next call (disposing the view is harmless).
+    /// The first <paramref name="count"/> of <paramref name="rows"/> of <paramref name="data"/>, in that order, as a
+    /// [count, columns] tensor on the device. On the CPU it is a view of the reused buffer, valid until the next call
+    /// (disposing the view is harmless).
     /// </summary>
-    public Tensor Load(FeatureMatrix data, ReadOnlySpan<int> rows)
-    {
-        if (rows.Length > capacity)
-            throw new ArgumentOutOfRangeException(nameof(rows), $"{rows.Length} rows exceed the loader's capacity of {capacity}.");
-        var view = host.narrow(0, 0, rows.Length);
-        // Tensor.bytes spans at most int.MaxValue bytes: fill in slices of whole rows below that.
-        int rowsPerSlice = Math.Max(1, int.MaxValue / (columns * sizeof(float)));
-        for (int start = 0; start < rows.Length; start += rowsPerSlice)
+    public Tensor Load(FeatureMatrix data, int[] rows, int count) =>
+        Fill(count, (data, rows), static (source, firstRow, columns, target) =>
         {
-            int count = Math.Min(rowsPerSlice, rows.Length - start);
-            using var slice = view.narrow(0, start, count);
-            var target = MemoryMarshal.Cast<byte, float>(slice.bytes);
-            for (int i = 0; i < count; i++)
-                data.Row(rows[start + i]).CopyTo(target.Slice(i * columns, columns));
-        }
-        return OnDevice(view);
-    }
+            for (int i = 0; i < target.Length / columns; i++)
+                source.data.Row(source.rows[firstRow + i]).CopyTo(target.Slice(i * columns, columns));
+        });
 
     /// <summary>
     /// <paramref name="count"/> rows already gathered row after row in <paramref name="values"/> (the streaming path's
     /// batches), as a [count, columns] tensor on the device; on the CPU a view of the reused buffer, as above.
     /// </summary>
-    public Tensor Load(ReadOnlySpan<float> values, int count)
+    public Tensor Load(float[] values, int count) =>
+        Fill(count, values, static (source, firstRow, columns, target) => source.AsSpan(firstRow * columns, target.Length).CopyTo(target));
+
+    /// <summary>Writes rows <c>firstRow …</c> into <c>target</c> (whole rows of <c>columns</c> values).</summary>
+    private delegate void SliceFiller<in TSource>(TSource source, int firstRow, int columns, Span<float> target);
+
+    private Tensor Fill<TSource>(int count, TSource source, SliceFiller<TSource> fill)
     {
         if (count > capacity)
             throw new ArgumentOutOfRangeException(nameof(count), $"{count} rows exceed the loader's capacity of {capacity}.");
         var view = host.narrow(0, 0, count);
+        // Tensor.bytes spans at most int.MaxValue bytes: fill in slices of whole rows below that.
         int rowsPerSlice = Math.Max(1, int.MaxValue / (columns * sizeof(float)));
         for (int start = 0; start < count; start += rowsPerSlice)
         {
             int rows = Math.Min(rowsPerSlice, count - start);
             using var slice = view.narrow(0, start, rows);
-            values.Slice(start * columns, rows * columns).CopyTo(MemoryMarshal.Cast<byte, float>(slice.bytes));
+            fill(source, start, columns, MemoryMarshal.Cast<byte, float>(slice.bytes));
         }
         return OnDevice(view);
     }

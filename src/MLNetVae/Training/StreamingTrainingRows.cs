@@ -57,7 +57,8 @@ internal sealed class StreamingTrainingRows : TrainingRows
             validating = false; // as in memory: no validation when it would leave either side empty
             pass = StatisticsPass(cancellationToken);
         }
-        RequireRows(pass);
+        if (pass.Moments.Count + pass.Validation == 0)
+            throw InputColumn.NoTrainingRows(columnName, pass.Skipped);
         if (pass.Moments.Count > int.MaxValue || pass.Validation > int.MaxValue)
             throw new NotSupportedException($"More than {int.MaxValue} training rows in column '{columnName}': train on a sample of the rows.");
 
@@ -206,28 +207,8 @@ internal sealed class StreamingTrainingRows : TrainingRows
     }
 
     /// <summary>Copies a row read from the source, checking its length and values; false for a NaN/∞ row being skipped.</summary>
-    private bool ReadRow(in VBuffer<float> buffer, Span<float> row, long position)
-    {
-        if (buffer.Length != columns)
-            throw new ArgumentException($"Column '{columnName}' row {position} has {buffer.Length} values; the column type says {columns}.");
-        buffer.CopyTo(row);
-        if (skipNonFinite && !InputColumn.IsFinite(row))
-            return false;
-        InputColumn.RequireFinite(row, columnName, position);
-        return true;
-    }
-
-    private void RequireRows(Pass pass)
-    {
-        if (pass.Moments.Count + pass.Validation > 0)
-            return;
-        if (pass.Skipped > 0)
-            throw new ArgumentException(
-                $"The training data has no rows with finite values in column '{columnName}': all {pass.Skipped} rows hold NaN or ∞ " +
-                "and SkipNonFiniteRows left every one out. Replace the missing values (ml.Transforms.ReplaceMissingValues) or fix the source data.");
-        throw new ArgumentException(
-            $"The training data has no rows (column '{columnName}'). Fit needs at least one row; check the loader and any filters before the VAE.");
-    }
+    private bool ReadRow(in VBuffer<float> buffer, Span<float> row, long position) =>
+        InputColumn.CopyTrainingRow(buffer, row, columnName, position, skipNonFinite);
 
     /// <summary>
     /// One pass's cursor over the rows of one side (training or validation), each standardized as it is read;

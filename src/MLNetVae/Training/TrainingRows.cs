@@ -60,6 +60,6 @@ internal readonly struct RowBlock
 
     public Tensor Load(RowBatchLoader loader) =>
         matrix is not null
-            ? loader.Load(matrix, rows.AsSpan(0, Count))
-            : loader.Load(values.AsSpan(0, Count * loader.Columns), Count);
+            ? loader.Load(matrix, rows!, Count)
+            : loader.Load(values!, Count);
 }
