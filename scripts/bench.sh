@@ -2,7 +2,7 @@
 # MLNetVae benchmarks: builds bench/MLNetVae.Benchmarks in Release once, runs the requested parts and
 # writes bench/results/latest.json + latest.md (see docs/benchmarks.md).
 #
-#   scripts/bench.sh                  # all parts: train memory score latency scaling
+#   scripts/bench.sh                  # all parts: train memory score latency scaling streaming contention precision
 #   scripts/bench.sh train score      # only these
 #
 # Environment:
@@ -38,9 +38,9 @@ SCALE_ROWS="${SCALE_ROWS:-10000 100000 1000000}"
 SCALE_BATCHES="${SCALE_BATCHES:-1 2 4 8 16 32 64 128 256 512 1024 2048 4096}"
 
 PARTS=("$@")
-[ ${#PARTS[@]} -eq 0 ] && PARTS=(train memory score latency scaling streaming contention)
+[ ${#PARTS[@]} -eq 0 ] && PARTS=(train memory score latency scaling streaming contention precision)
 for p in "${PARTS[@]}"; do
-  case "$p" in train|memory|score|latency|scaling|streaming|contention) ;; *) echo "unknown part '$p' (train, memory, score, latency, scaling, streaming, contention)" >&2; exit 2 ;; esac
+  case "$p" in train|memory|score|latency|scaling|streaming|contention|precision) ;; *) echo "unknown part '$p' (train, memory, score, latency, scaling, streaming, contention, precision)" >&2; exit 2 ;; esac
 done
 
 # The PyTorch reference needs python3 with torch and numpy: Debian packages them (python3-torch is 1.13).
@@ -152,6 +152,10 @@ for part in "${PARTS[@]}"; do
       run_cs contention ${EXTRA_CONTENTION_ARGS:-}
       echo "== contention: MLNETVAE_ORT_THREADS=1"
       MLNETVAE_ORT_THREADS=1 run_cs contention ${EXTRA_CONTENTION_ARGS:-}
+      ;;
+    precision)
+      echo "== precision: int8 vs float32 scoring"
+      run_cs precision ${EXTRA_PRECISION_ARGS:-}
       ;;
     latency)
       echo "== latency"

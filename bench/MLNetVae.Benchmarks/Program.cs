@@ -64,6 +64,20 @@ score.SetAction(p => ScoreBenchmark.Run(p.GetValue(scoreRows), p.GetValue(applyR
     p.GetValue(dim), p.GetValue(hidden), p.GetValue(latent), p.GetValue(targetRaw), p.GetValue(targetApply), p.GetValue(results)!));
 root.Add(score);
 
+// precision
+var precisionRows = new Option<int>("--rows") { Description = "rows scored per repetition", DefaultValueFactory = _ => 100_000 };
+var precisionDetectorRows = new Option<int>("--detector-rows") { Description = "rows the detector scores per repetition (it decodes every draw)", DefaultValueFactory = _ => 20_000 };
+var precisionTrainRows = new Option<int>("--train-rows") { Description = "factor-model rows the models are trained on", DefaultValueFactory = _ => 20_000 };
+var precisionEpochs = new Option<int>("--epochs") { Description = "training epochs of both models", DefaultValueFactory = _ => 5 };
+var targetSpeedup = new Option<double>("--target-speedup") { Description = "target for int8 / float32 Transform", DefaultValueFactory = _ => 2.0 };
+var precision = new Command("precision", "Int8 vs float32 scoring of one model: Transform, detector, raw ONNX Runtime (per row and per batch), accuracy, engine GEMM rates.")
+{
+    precisionRows, precisionDetectorRows, scoreReps, threads, dim, hidden, latent, precisionTrainRows, precisionEpochs, targetSpeedup, results,
+};
+precision.SetAction(p => PrecisionBenchmark.Run(p.GetValue(precisionRows), p.GetValue(precisionDetectorRows), p.GetValue(scoreReps), p.GetValue(threads),
+    p.GetValue(dim), p.GetValue(hidden), p.GetValue(latent), p.GetValue(precisionTrainRows), p.GetValue(precisionEpochs), p.GetValue(targetSpeedup), p.GetValue(results)!));
+root.Add(precision);
+
 // latency
 var calls = new Option<int>("--calls") { Description = "timed single-row calls", DefaultValueFactory = _ => 2_000 };
 var latencyWarmup = new Option<int>("--warmup") { Description = "untimed calls first", DefaultValueFactory = _ => 200 };

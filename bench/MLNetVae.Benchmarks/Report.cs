@@ -58,6 +58,7 @@ internal static class Report
         ScalingReport.Score(records.LastOrDefault(r => (string?)r["kind"] == "scale-score"), summary, md, outputPrefix, peak);
         ScalingReport.Streaming(records.Where(r => (string?)r["kind"] == "stream-train").ToList(), summary, md, peak);
         Contention(records.Where(r => (string?)r["kind"] == "contention").ToList(), summary, md, peak);
+        Precision(records.LastOrDefault(r => (string?)r["kind"] == "precision"), summary, md, peak);
 
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outputPrefix))!);
         File.WriteAllText(outputPrefix + ".json", summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
@@ -229,6 +230,51 @@ internal static class Report
         foreach (var r in records)
             md.AppendLine(Str($"ORT threads {r["settings"]!["ort_threads"]}: training with one thread / with the default threads: idle **{(double)r["train_one_thread_over_default_idle"]!:F2}**, busy **{(double)r["train_one_thread_over_default_busy"]!:F2}** (above 1: one thread is faster, i.e. the default is that many times slower; target: at most 1.25). OpenMP: {r["openmp"]}."));
         md.AppendLine();
+    }
+
+    /// <summary>Int8 against float32 scoring of one model: speed (with each precision's engine GEMM rate as its limit) and accuracy.</summary>
+    private static void Precision(JsonObject? record, JsonObject summary, StringBuilder md, double peak)
+    {
+        if (record is null)
+            return;
+        var st = record["settings"]!;
+        var gemm = record["ort_gemm_gflops"]!;
+        double floatGemm = (double)gemm["float32"]!, int8Gemm = (double)gemm["int8"]!;
+        md.AppendLine(Str($"## Int8 scoring ({st["dim"]}/{st["hidden"]}/{st["latent"]}, {st["threads"]} threads, batch {st["batch"]}, {(int)st["rows"]!:N0} rows, detector on {(int)st["detector_rows"]!:N0}, {st["reps"]} interleaved repetitions)"));
+        md.AppendLine();
+        md.AppendLine(Str($"ONNX Runtime's own GEMM (n = 2048) in this run: float32 {floatGemm:F0} GFLOP/s, int8 {int8Gemm:F0} GOP/s ({int8Gemm / floatGemm:F1}x). " +
+                          $"Each row's share is of its precision's rate; the float32 rows are also given against the float32 peak ({peak:F0})."));
+        md.AppendLine();
+        var table = new Table("variant", "rows/s median", "min", "max", "G(FL)OP/s", "share of the engine's GEMM rate", "share of the float32 peak");
+        foreach (var (key, v) in record["rows_per_s"]!.AsObject())
+        {
+            double rate = (double)v!["median"]!, flops = (double)v["flops_per_row"]!;
+            bool int8 = (bool)v["int8"]!;
+            double g = rate * flops / 1e9;
+            table.Add($"({key}) {v["description"]}", rate, (double)v["min"]!, (double)v["max"]!, g.ToString("F0", CultureInfo.InvariantCulture),
+                Str($"{100 * g / (int8 ? int8Gemm : floatGemm):F0}%"), int8 ? "" : Str($"{100 * g / peak:F0}%"));
+        }
+        md.AppendLine(table.ToMarkdown());
+        var a = record["accuracy"]!;
+        md.AppendLine(Str($"**int8 / float32 `Transform`: {Fmt(record["speedup_transform"], "F2")}** (target ≥ {(double)record["target_speedup"]!:F1}); " +
+                          $"detector score {Fmt(record["speedup_detector"], "F2")}; raw ONNX Runtime, per row (the library's graphs) {Fmt(record["speedup_raw_per_row"], "F2")}, " +
+                          $"per batch (`DynamicQuantizeMatMul`, not used: a row's outputs would depend on the rows beside it) {Fmt(record["speedup_raw_per_batch"], "F2")}; ratios per repetition."));
+        md.AppendLine();
+        md.AppendLine(Str($"Accuracy on held-out rows of the models' factor-model data: **Mu cosine mean {(double)a["mu_cosine_mean"]!:F5}** (min {(double)a["mu_cosine_min"]!:F5}; target ≥ 0.999), " +
+                          $"reconstruction error relative difference median {(double)a["error_relative_difference_median"]!:E1}, p99 {(double)a["error_relative_difference_p99"]!:E1}; " +
+                          $"ROC-AUC of shifted vs normal rows: reconstruction error {(double)a["auc_error_float32"]!:F4} → {(double)a["auc_error_int8"]!:F4}, " +
+                          $"detector score {(double)a["auc_detector_float32"]!:F4} → {(double)a["auc_detector_int8"]!:F4}. The evaluation sets' AUCs: docs/evaluation.md."));
+        md.AppendLine();
+        summary["precision"] = new JsonObject
+        {
+            ["speedup_transform"] = record["speedup_transform"]!.DeepClone(),
+            ["speedup_detector"] = record["speedup_detector"]!.DeepClone(),
+            ["speedup_raw_per_row"] = record["speedup_raw_per_row"]!.DeepClone(),
+            ["speedup_raw_per_batch"] = record["speedup_raw_per_batch"]!.DeepClone(),
+            ["ort_gemm_gflops"] = gemm.DeepClone(),
+            ["accuracy"] = a.DeepClone(),
+            ["rows_per_s"] = record["rows_per_s"]!.DeepClone(),
+        };
     }
 
     private static void Latency(JsonObject? record, JsonObject summary, StringBuilder md, double peak)

@@ -48,7 +48,8 @@ public sealed class VaeAnomalyTransformer : ITransformer, IDisposable
         Contamination = threshold.Contamination;
         TargetFalsePositiveRate = threshold.FalsePositiveRate;
         Threshold = threshold.Value;
-        score = new AnomalyScoreDefinition(options.ScoreKind, options.MonteCarloSamples, seed, vae.Options.Beta, (float)vae.Options.LogVarianceLimit);
+        score = new AnomalyScoreDefinition(options.ScoreKind, options.MonteCarloSamples, seed, vae.Options.Beta, (float)vae.Options.LogVarianceLimit,
+            options.ScoringPrecision);
         this.scorers = scorers ?? new ScorerSlot<AnomalyOnnxScorer>(() =>
         {
             var (gpuDeviceId, fallbackToCpu) = HostEnvironmentAccess.DeviceSettings(environment);
@@ -70,6 +71,27 @@ public sealed class VaeAnomalyTransformer : ITransformer, IDisposable
 
     /// <summary>The false-positive rate the threshold was chosen for, or <see langword="null"/> when it came from elsewhere.</summary>
     public double? TargetFalsePositiveRate { get; }
+
+    /// <summary>The arithmetic this detector scores with (<see cref="VaeTrainingOptions.ScoringPrecision"/>).</summary>
+    public VaeScoringPrecision ScoringPrecision => score.Precision;
+
+    /// <summary>
+    /// A detector with the same trained model, threshold and kept scores that scores with <paramref name="precision"/>
+    /// (for example <see cref="VaeScoringPrecision.Int8"/>, about twice the rows per second). The threshold and the
+    /// kept scores stay those computed at the precision the detector had, so a row whose score lies within the
+    /// quantization error of the threshold can be labelled differently; set <see cref="VaeTrainingOptions.ScoringPrecision"/>
+    /// before <c>Fit</c>, or call <see cref="WithThresholdForFalsePositiveRate"/> on the new detector, for a threshold
+    /// set at the new precision. Saving the detector saves the precision.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="precision"/> is not a <see cref="VaeScoringPrecision"/> value.</exception>
+    public VaeAnomalyTransformer WithScoringPrecision(VaeScoringPrecision precision)
+    {
+        var vae = Vae.WithScoringPrecision(precision); // validates
+        var copy = options.Clone();
+        copy.ScoringPrecision = precision;
+        return new VaeAnomalyTransformer(environment, copy, vae, new CalibrationScores(trainingScores, calibrationScores), score.Seed,
+            new AnomalyThreshold(Threshold, ThresholdSource, Contamination, TargetFalsePositiveRate));
+    }
 
     /// <summary>The score this detector computes.</summary>
     public VaeAnomalyScoreKind ScoreKind => score.Kind;

@@ -124,6 +124,14 @@ public abstract class VaeTrainingOptions
     /// </summary>
     public long? MaxInMemoryTrainingBytes { get; set; }
 
+    /// <summary>
+    /// The arithmetic the trained model scores with (<see cref="VaeScoringPrecision"/>): <see cref="VaeScoringPrecision.Float32"/>
+    /// (the default) or <see cref="VaeScoringPrecision.Int8"/>, about twice the rows per second on CPUs with 8-bit dot
+    /// products. Training is float32 either way; the setting is saved with the model and can be changed afterwards with
+    /// <c>WithScoringPrecision</c>. The detector's threshold and kept scores are computed at the precision set here.
+    /// </summary>
+    public VaeScoringPrecision ScoringPrecision { get; set; } = VaeScoringPrecision.Float32;
+
     /// <summary>Receives a report after every epoch. Reports are also written to <c>MLContext.Log</c>.</summary>
     [JsonIgnore]
     public IProgress<VaeEpochReport>? Progress { get; set; }
@@ -154,6 +162,7 @@ public abstract class VaeTrainingOptions
         target.NumberOfThreads = NumberOfThreads;
         target.SkipNonFiniteRows = SkipNonFiniteRows;
         target.MaxInMemoryTrainingBytes = MaxInMemoryTrainingBytes;
+        target.ScoringPrecision = ScoringPrecision;
         target.Progress = Progress;
         target.CancellationToken = CancellationToken;
     }
@@ -180,6 +189,8 @@ public abstract class VaeTrainingOptions
             throw OutOfRange(nameof(MaxInMemoryTrainingBytes), bytes, "null (a quarter of the memory available to the process) or a number of bytes > 0");
         if (NumberOfThreads is { } threads && threads <= 0)
             throw OutOfRange(nameof(NumberOfThreads), threads, "null (TorchSharp's default) or a value > 0");
+        if (!Enum.IsDefined(ScoringPrecision))
+            throw OutOfRange(nameof(ScoringPrecision), ScoringPrecision, $"one of {string.Join(", ", Enum.GetNames<VaeScoringPrecision>())}");
     }
 
     /// <summary><see cref="MaxInMemoryTrainingBytes"/>, with its default resolved for this process.</summary>

@@ -14,10 +14,10 @@ public sealed partial class VaeTransformer : ITransformer, IDisposable
     private byte[]? decoderModel;
 
     /// <summary>The encoder as ONNX bytes (input <c>features</c> [N, in]; outputs <c>mu</c>, <c>logvar</c> [N, latent]).</summary>
-    internal byte[] EncoderModel => encoderModel ??= VaeOnnxExporter.ExportEncoder(Weights, OnnxMetadata());
+    internal byte[] EncoderModel => encoderModel ??= VaeOnnxExporter.ExportEncoder(Weights, OnnxMetadata(), options.ScoringPrecision);
 
     /// <summary>The decoder as ONNX bytes (input <c>z</c> [N, latent]; output <c>reconstruction</c> [N, in]).</summary>
-    internal byte[] DecoderModel => decoderModel ??= VaeOnnxExporter.ExportDecoder(Weights, OnnxMetadata());
+    internal byte[] DecoderModel => decoderModel ??= VaeOnnxExporter.ExportDecoder(Weights, OnnxMetadata(), options.ScoringPrecision);
 
     /// <summary>Always <see langword="true"/>: every output row depends only on the same input row.</summary>
     public bool IsRowToRowMapper => true;
@@ -51,7 +51,8 @@ public sealed partial class VaeTransformer : ITransformer, IDisposable
 
     /// <summary>
     /// Writes the encoder and decoder as two standalone ONNX files (opset 17, dynamic batch dimension, standardization
-    /// folded in). An existing file is replaced only when <paramref name="overwrite"/> is true; both files are written to
+    /// folded in), in this transformer's <see cref="ScoringPrecision"/> (int8 files use ONNX Runtime's <c>com.microsoft</c>
+    /// operators and run in ONNX Runtime only). An existing file is replaced only when <paramref name="overwrite"/> is true; both files are written to
     /// temporary files first and moved into place only when both are complete, so a failure (full disk, read-only
     /// folder) never leaves a half-written model, or a new encoder beside an old decoder, behind.
     /// </summary>
@@ -131,7 +132,7 @@ public sealed partial class VaeTransformer : ITransformer, IDisposable
     private ScorerSlot<VaeOnnxScorer> Scorers => LazyInitializer.EnsureInitialized(ref scorers, () => new ScorerSlot<VaeOnnxScorer>(() =>
     {
         var (gpuDeviceId, fallbackToCpu) = HostEnvironmentAccess.DeviceSettings(environment);
-        return new VaeOnnxScorer(EncoderModel, ReconstructionErrorGraph.ExportScoringDecoder(Weights), () => DecoderModel,
+        return new VaeOnnxScorer(EncoderModel, ReconstructionErrorGraph.ExportScoringDecoder(Weights, options.ScoringPrecision), () => DecoderModel,
             InputDim, LatentDim, gpuDeviceId, fallbackToCpu);
     }));
 
@@ -142,5 +143,6 @@ public sealed partial class VaeTransformer : ITransformer, IDisposable
         ["mlnetvae.best_epoch"] = (TrainingReport?.BestEpoch ?? 0).ToString(System.Globalization.CultureInfo.InvariantCulture),
         ["mlnetvae.learning_rate"] = options.LearningRate.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
         ["mlnetvae.batch_size"] = options.BatchSize.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["mlnetvae.scoring_precision"] = options.ScoringPrecision == VaeScoringPrecision.Int8 ? "int8" : "float32",
     });
 }

@@ -37,6 +37,26 @@ public sealed partial class VaeTransformer
     /// <summary>The options the model was trained with (progress and cancellation are not kept).</summary>
     public VaeOptions Options => options.Clone();
 
+    /// <summary>The arithmetic this transformer scores with (<see cref="VaeTrainingOptions.ScoringPrecision"/>).</summary>
+    public VaeScoringPrecision ScoringPrecision => options.ScoringPrecision;
+
+    /// <summary>
+    /// A transformer with the same trained model that scores with <paramref name="precision"/>: for example
+    /// <see cref="VaeScoringPrecision.Int8"/>, about twice the rows per second, outputs within the quantization error of
+    /// float32 (docs/benchmarks.md). The weights are shared; the new transformer has its own ONNX Runtime sessions, and
+    /// saving it saves the precision.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="precision"/> is not a <see cref="VaeScoringPrecision"/> value.</exception>
+    public VaeTransformer WithScoringPrecision(VaeScoringPrecision precision)
+    {
+        if (!Enum.IsDefined(precision))
+            throw new ArgumentOutOfRangeException(nameof(precision), precision,
+                $"The scoring precision is {precision}; it must be one of {string.Join(", ", Enum.GetNames<VaeScoringPrecision>())}.");
+        var copy = options.Clone();
+        copy.ScoringPrecision = precision;
+        return new VaeTransformer(environment, copy, Weights, TrainingReport);
+    }
+
     /// <summary>What happened during training; <see langword="null"/> for a model that was loaded rather than trained.</summary>
     public VaeTrainingReport? TrainingReport { get; }
 

@@ -8,7 +8,9 @@ namespace MLNetVae.AnomalyDetection;
 /// <param name="Seed">Seed of the noise table of the sampling scores.</param>
 /// <param name="Beta">Weight of the KL term in <see cref="VaeAnomalyScoreKind.NegativeElbo"/>.</param>
 /// <param name="LogVarianceLimit">Upper clamp of logvar in the draws and the KL term, as in training (see <c>Onnx.ScoreOverflowNodes</c>).</param>
-internal sealed record AnomalyScoreDefinition(VaeAnomalyScoreKind Kind, int Samples, int Seed, double Beta, float LogVarianceLimit)
+/// <param name="Precision">The arithmetic of the scoring graph's linear layers (the row graph saved in models is float32).</param>
+internal sealed record AnomalyScoreDefinition(VaeAnomalyScoreKind Kind, int Samples, int Seed, double Beta, float LogVarianceLimit,
+    VaeScoringPrecision Precision = VaeScoringPrecision.Float32)
 {
     /// <summary>Whether the score decodes random draws of z (every kind but the reconstruction error of mu).</summary>
     public bool IsSampling => Kind != VaeAnomalyScoreKind.ReconstructionError;

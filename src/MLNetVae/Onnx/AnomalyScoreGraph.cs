@@ -44,7 +44,7 @@ internal static class AnomalyScoreGraph
         string doc = $"MLNetVae anomaly detector, batch graph ({score.Kind}).";
         var g = new OnnxGraphBuilder("mlnetvae_anomaly_batch", doc);
         g.AddInput(BatchInput, weights.InputDim);
-        AddScoreNodes(g, weights, score, BatchInput, withScore ? BatchScore : null, withPerFeatureError ? BatchPerFeatureError : null);
+        AddScoreNodes(g, weights, score, BatchInput, withScore ? BatchScore : null, withPerFeatureError ? BatchPerFeatureError : null, score.Precision);
         if (withScore)
             g.AddBatchOutput(BatchScore);
         if (withPerFeatureError)
@@ -72,7 +72,8 @@ internal static class AnomalyScoreGraph
         string rowShape = g.AddInt64Initializer("anomaly.row_shape", [1, inputDim], 2);
         string x = g.AddNode("Reshape", "anomaly.as_matrix", [names.Input, rowShape], "anomaly.x"); // [1, in]
         string? perFeatureMatrix = names.PerFeatureError is null ? null : "anomaly.per_feature_matrix";
-        AddScoreNodes(g, weights, score, x, names.ScoreVector, perFeatureMatrix);              // score [1]: one row
+        // Always float32: the saved graph is also where a loaded model reads its weights from.
+        AddScoreNodes(g, weights, score, x, names.ScoreVector, perFeatureMatrix, VaeScoringPrecision.Float32); // score [1]: one row
         g.AddVectorOutput(names.ScoreVector, 1);
 
         if (names.PerFeatureError is { } perFeature)
@@ -88,10 +89,11 @@ internal static class AnomalyScoreGraph
     /// Adds the nodes from <paramref name="x"/> (<c>[rows, in]</c>) to the score (<c>[rows]</c>) and/or the per-feature
     /// errors (<c>[rows, in]</c>), written to the given names (null: not computed).
     /// </summary>
-    private static void AddScoreNodes(OnnxGraphBuilder g, VaeWeights weights, AnomalyScoreDefinition score, string x, string? scoreOutput, string? perFeatureOutput)
+    private static void AddScoreNodes(OnnxGraphBuilder g, VaeWeights weights, AnomalyScoreDefinition score, string x, string? scoreOutput, string? perFeatureOutput,
+        VaeScoringPrecision precision)
     {
         int inputDim = weights.InputDim, latentDim = weights.LatentDim, samples = score.Samples;
-        VaeOnnxExporter.AddEncoder(g, weights, x, "anomaly.mu", "anomaly.logvar");                  // [rows, latent] each
+        VaeOnnxExporter.AddEncoder(g, weights, x, "anomaly.mu", "anomaly.logvar", precision);       // [rows, latent] each
         string logVar = ScoreOverflowNodes.ClampLogVariance(g, "anomaly", "anomaly.logvar", score.LogVarianceLimit);
 
         // One decoder pass for every latent code the outputs need: mu's rows first (the deterministic score and the
@@ -117,7 +119,7 @@ internal static class AnomalyScoreGraph
             codes.Add(g.AddNode("Reshape", "anomaly.draws.rows", [draws, drawShape], "anomaly.draws"));              // [rows · S, latent]
         }
         string z = codes.Count == 1 ? codes[0] : g.AddNode("Concat", "anomaly.codes", codes.ToArray(), "anomaly.codes", OnnxGraphBuilder.IntAttribute("axis", 0));
-        VaeOnnxExporter.AddDecoder(g, weights, z, "anomaly.decoded");
+        VaeOnnxExporter.AddDecoder(g, weights, z, "anomaly.decoded", precision);
 
         string? muDecoded = null, drawsDecoded = null;
         if (decodeMu && decodeDraws)

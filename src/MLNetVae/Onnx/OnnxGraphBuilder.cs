@@ -16,6 +16,9 @@ internal sealed class OnnxGraphBuilder
     private static readonly int FloatType = (int)TensorProto.Types.DataType.Float;
     private static readonly int Int64Type = (int)TensorProto.Types.DataType.Int64;
 
+    /// <summary>ONNX Runtime's contrib operator domain (the quantized MatMul kernels live there).</summary>
+    public const string MicrosoftDomain = "com.microsoft";
+
     public OnnxGraphBuilder(string name, string docString)
     {
         Graph = new GraphProto { Name = name, DocString = docString };
@@ -75,6 +78,47 @@ internal sealed class OnnxGraphBuilder
         tensor.Dims.AddRange(dims);
         Graph.Initializer.Add(tensor);
         return name;
+    }
+
+    /// <summary>Adds an int8 initializer stored as <c>raw_data</c> (quantized weights).</summary>
+    public string AddInt8Initializer(string name, ReadOnlySpan<sbyte> values, params long[] dims)
+    {
+        CheckElementCount(name, values.Length, dims);
+        var tensor = new TensorProto
+        {
+            Name = name,
+            DataType = (int)TensorProto.Types.DataType.Int8,
+            RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(values)),
+        };
+        tensor.Dims.AddRange(dims);
+        Graph.Initializer.Add(tensor);
+        return name;
+    }
+
+    /// <summary>Adds a uint8 initializer (quantization zero points).</summary>
+    public string AddUInt8Initializer(string name, ReadOnlySpan<byte> values, params long[] dims)
+    {
+        CheckElementCount(name, values.Length, dims);
+        var tensor = new TensorProto
+        {
+            Name = name,
+            DataType = (int)TensorProto.Types.DataType.Uint8,
+            RawData = ByteString.CopyFrom(values),
+        };
+        tensor.Dims.AddRange(dims);
+        Graph.Initializer.Add(tensor);
+        return name;
+    }
+
+    /// <summary>Whether a node of ONNX Runtime's <see cref="MicrosoftDomain"/> was added (the model must then import that domain).</summary>
+    public bool UsesMicrosoftDomain => Graph.Node.Any(n => n.Domain == MicrosoftDomain);
+
+    /// <summary>Adds a node of ONNX Runtime's contrib domain with one output, and returns that output's name.</summary>
+    public string AddMicrosoftNode(string opType, string nodeName, string[] inputs, string output, params AttributeProto[] attributes)
+    {
+        AddNode(opType, nodeName, inputs, [output], attributes);
+        Graph.Node[^1].Domain = MicrosoftDomain;
+        return output;
     }
 
     /// <summary>Adds a small int64 initializer (shape-like operands such as Split's sizes).</summary>

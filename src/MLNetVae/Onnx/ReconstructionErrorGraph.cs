@@ -24,14 +24,14 @@ internal static class ReconstructionErrorGraph
     /// The decoder of <see cref="VaeOnnxExporter.BuildDecoder"/> plus the error of its output against the rows that
     /// were encoded: <c>(z [rows, latent], features [rows, in]) → (reconstruction [rows, in], reconstruction_error [rows])</c>.
     /// </summary>
-    public static byte[] ExportScoringDecoder(VaeWeights weights)
+    public static byte[] ExportScoringDecoder(VaeWeights weights, VaeScoringPrecision precision = VaeScoringPrecision.Float32)
     {
         VaeOnnxExporter.CheckExportable(weights);
         const string doc = "MLNetVae VAE decoder with the reconstruction error of each row.";
         var g = new OnnxGraphBuilder("mlnetvae_scoring_decoder", doc);
         g.AddInput(VaeOnnxNames.DecoderInput, weights.LatentDim);
         g.AddInput(FeaturesInput, weights.InputDim);
-        VaeOnnxExporter.AddDecoder(g, weights, VaeOnnxNames.DecoderInput, VaeOnnxNames.DecoderOutput);
+        VaeOnnxExporter.AddDecoder(g, weights, VaeOnnxNames.DecoderInput, VaeOnnxNames.DecoderOutput, precision);
         AddNodes(g, "error", FeaturesInput, VaeOnnxNames.DecoderOutput, ErrorOutput);
         g.AddOutput(VaeOnnxNames.DecoderOutput, weights.InputDim);
         g.AddBatchOutput(ErrorOutput);

@@ -36,12 +36,12 @@ internal static class VaeOnnxExporter
     internal const string ScaleInitializer = "standardization.scale";
 
     /// <summary>The encoder as an ONNX model, serialized.</summary>
-    public static byte[] ExportEncoder(VaeWeights weights, OnnxModelMetadata? metadata = null) =>
-        BuildEncoder(weights, metadata).ToByteArray();
+    public static byte[] ExportEncoder(VaeWeights weights, OnnxModelMetadata? metadata = null, VaeScoringPrecision precision = VaeScoringPrecision.Float32) =>
+        BuildEncoder(weights, metadata, precision).ToByteArray();
 
     /// <summary>The decoder as an ONNX model, serialized.</summary>
-    public static byte[] ExportDecoder(VaeWeights weights, OnnxModelMetadata? metadata = null) =>
-        BuildDecoder(weights, metadata).ToByteArray();
+    public static byte[] ExportDecoder(VaeWeights weights, OnnxModelMetadata? metadata = null, VaeScoringPrecision precision = VaeScoringPrecision.Float32) =>
+        BuildDecoder(weights, metadata, precision).ToByteArray();
 
     /// <summary>Writes the encoder model to <paramref name="destination"/> (left open).</summary>
     public static void ExportEncoder(VaeWeights weights, OnnxModelMetadata? metadata, Stream destination)
@@ -58,7 +58,7 @@ internal static class VaeOnnxExporter
     }
 
     /// <summary>The encoder as an OnnxSharp <see cref="ModelProto"/>.</summary>
-    public static ModelProto BuildEncoder(VaeWeights weights, OnnxModelMetadata? metadata = null)
+    public static ModelProto BuildEncoder(VaeWeights weights, OnnxModelMetadata? metadata = null, VaeScoringPrecision precision = VaeScoringPrecision.Float32)
     {
         CheckExportable(weights);
         string doc = $"MLNetVae VAE encoder: '{VaeOnnxNames.EncoderInput}' float[{VaeOnnxNames.BatchDimension},{weights.InputDim}] " +
@@ -68,7 +68,7 @@ internal static class VaeOnnxExporter
         var g = new OnnxGraphBuilder("mlnetvae_encoder", doc);
         g.AddInput(VaeOnnxNames.EncoderInput, weights.InputDim);
 
-        AddEncoder(g, weights, VaeOnnxNames.EncoderInput, VaeOnnxNames.EncoderMean, VaeOnnxNames.EncoderLogVariance);
+        AddEncoder(g, weights, VaeOnnxNames.EncoderInput, VaeOnnxNames.EncoderMean, VaeOnnxNames.EncoderLogVariance, precision);
 
         g.AddOutput(VaeOnnxNames.EncoderMean, weights.LatentDim);
         g.AddOutput(VaeOnnxNames.EncoderLogVariance, weights.LatentDim);
@@ -76,7 +76,7 @@ internal static class VaeOnnxExporter
     }
 
     /// <summary>The decoder as an OnnxSharp <see cref="ModelProto"/>.</summary>
-    public static ModelProto BuildDecoder(VaeWeights weights, OnnxModelMetadata? metadata = null)
+    public static ModelProto BuildDecoder(VaeWeights weights, OnnxModelMetadata? metadata = null, VaeScoringPrecision precision = VaeScoringPrecision.Float32)
     {
         CheckExportable(weights);
         string doc = $"MLNetVae VAE decoder: '{VaeOnnxNames.DecoderInput}' float[{VaeOnnxNames.BatchDimension},{weights.LatentDim}] " +
@@ -86,7 +86,7 @@ internal static class VaeOnnxExporter
         var g = new OnnxGraphBuilder("mlnetvae_decoder", doc);
         g.AddInput(VaeOnnxNames.DecoderInput, weights.LatentDim);
 
-        AddDecoder(g, weights, VaeOnnxNames.DecoderInput, VaeOnnxNames.DecoderOutput);
+        AddDecoder(g, weights, VaeOnnxNames.DecoderInput, VaeOnnxNames.DecoderOutput, precision);
 
         g.AddOutput(VaeOnnxNames.DecoderOutput, weights.InputDim);
         return Model(g.Graph, doc, VaeOnnxNames.DecoderPart, weights, metadata);
@@ -98,7 +98,7 @@ internal static class VaeOnnxExporter
     /// <paramref name="mu"/> and <paramref name="logVar"/> (<c>[rows, latent]</c>). Shared by the standalone encoder
     /// and the ML.NET row graph, so both hold the very same computation.
     /// </summary>
-    internal static void AddEncoder(OnnxGraphBuilder g, VaeWeights weights, string input, string mu, string logVar)
+    internal static void AddEncoder(OnnxGraphBuilder g, VaeWeights weights, string input, string mu, string logVar, VaeScoringPrecision precision = VaeScoringPrecision.Float32)
     {
         string h = input;
         if (weights.Standardization is { } s)
@@ -109,11 +109,21 @@ internal static class VaeOnnxExporter
             h = g.AddNode("Div", "standardize.div", [h, ScaleInitializer], "standardize.output");
         }
 
-        h = Linear(g, EncoderLayerNames[0], weights.Encoder[0], h);
-        h = Relu(g, "encoder.1", h);
-        h = Linear(g, EncoderLayerNames[1], weights.Encoder[1], h);
-        h = Relu(g, "encoder.3", h);
-        h = Linear(g, EncoderLayerNames[2], weights.Encoder[2], h); // [rows, 2·latent]
+        if (precision == VaeScoringPrecision.Int8)
+        {
+            // The int8 layers apply the ReLUs in their quantization (Int8LinearNodes).
+            h = Int8LinearNodes.Add(g, EncoderLayerNames[0], weights.Encoder[0], h, reluOfInput: false, $"{EncoderLayerNames[0]}.output");
+            h = Int8LinearNodes.Add(g, EncoderLayerNames[1], weights.Encoder[1], h, reluOfInput: true, $"{EncoderLayerNames[1]}.output");
+            h = Int8LinearNodes.Add(g, EncoderLayerNames[2], weights.Encoder[2], h, reluOfInput: true, $"{EncoderLayerNames[2]}.output");
+        }
+        else
+        {
+            h = Linear(g, EncoderLayerNames[0], weights.Encoder[0], h);
+            h = Relu(g, "encoder.1", h);
+            h = Linear(g, EncoderLayerNames[1], weights.Encoder[1], h);
+            h = Relu(g, "encoder.3", h);
+            h = Linear(g, EncoderLayerNames[2], weights.Encoder[2], h); // [rows, 2·latent]
+        }
 
         // First half of the columns is mu, second half logvar (the training code's convention).
         string sizes = g.AddInt64Initializer("encoder.split_sizes", [weights.LatentDim, weights.LatentDim], 2);
@@ -121,9 +131,20 @@ internal static class VaeOnnxExporter
     }
 
     /// <summary>Adds the decoder's nodes from <paramref name="z"/> (<c>[rows, latent]</c>) to <paramref name="output"/> (<c>[rows, in]</c>, original scale).</summary>
-    internal static void AddDecoder(OnnxGraphBuilder g, VaeWeights weights, string z, string output)
+    internal static void AddDecoder(OnnxGraphBuilder g, VaeWeights weights, string z, string output, VaeScoringPrecision precision = VaeScoringPrecision.Float32)
     {
         string h = z;
+        if (precision == VaeScoringPrecision.Int8)
+        {
+            // The unstandardization x̂ · scale + mean is folded into the last layer (its rows scaled, per output channel,
+            // which the per-channel weight scales absorb): two passes over [rows, in] fewer than float32's exact form.
+            var last = weights.Standardization is { } standardization ? Unstandardized(weights.Decoder[2], standardization) : weights.Decoder[2];
+            h = Int8LinearNodes.Add(g, DecoderLayerNames[0], weights.Decoder[0], h, reluOfInput: false, $"{DecoderLayerNames[0]}.output");
+            h = Int8LinearNodes.Add(g, DecoderLayerNames[1], weights.Decoder[1], h, reluOfInput: true, $"{DecoderLayerNames[1]}.output");
+            Int8LinearNodes.Add(g, DecoderLayerNames[2], last, h, reluOfInput: true, output);
+            return;
+        }
+
         h = Linear(g, DecoderLayerNames[0], weights.Decoder[0], h);
         h = Relu(g, "decoder.1", h);
         h = Linear(g, DecoderLayerNames[1], weights.Decoder[1], h);
@@ -140,6 +161,21 @@ internal static class VaeOnnxExporter
         {
             Linear(g, DecoderLayerNames[2], weights.Decoder[2], h, output: output);
         }
+    }
+
+    /// <summary>The layer <c>x ↦ (x Wᵀ + b) · scale + mean</c> as one linear layer: row n of W and b[n] times scale[n], plus mean[n].</summary>
+    private static LinearLayerWeights Unstandardized(LinearLayerWeights layer, FeatureStandardization s)
+    {
+        var weight = new float[layer.Weight.Length];
+        var bias = new float[layer.OutputSize];
+        for (int n = 0; n < layer.OutputSize; n++)
+        {
+            float scale = s.Scale[n];
+            for (int k = 0; k < layer.InputSize; k++)
+                weight[n * layer.InputSize + k] = layer.Weight[n * layer.InputSize + k] * scale;
+            bias[n] = layer.Bias[n] * scale + s.Mean[n];
+        }
+        return new LinearLayerWeights(layer.InputSize, layer.OutputSize, weight, bias);
     }
 
     // Encoder and decoder share the two initializers when both live in one graph.
@@ -183,6 +219,8 @@ internal static class VaeOnnxExporter
             Graph = graph,
         };
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = OpsetVersion });
+        if (graph.Node.Any(n => n.Domain == OnnxGraphBuilder.MicrosoftDomain))
+            model.OpsetImport.Add(new OperatorSetIdProto { Domain = OnnxGraphBuilder.MicrosoftDomain, Version = 1 });
 
         var props = new List<KeyValuePair<string, string>>
         {

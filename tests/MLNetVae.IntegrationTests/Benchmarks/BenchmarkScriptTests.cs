@@ -41,6 +41,7 @@ public class BenchmarkScriptTests(ITestOutputHelper output)
                 ["STREAM_ROWS"] = "3000", ["STREAM_BUDGET"] = "65536",
                 ["EXTRA_STREAM_ARGS"] = "--dim 32 --hidden 16 --latent 4",
                 ["EXTRA_CONTENTION_ARGS"] = "--rows 1024 --score-rows 1024 --reps 1 --dim 32 --hidden 16 --latent 4",
+                ["EXTRA_PRECISION_ARGS"] = "--rows 2048 --detector-rows 256 --train-rows 1024 --epochs 1 --reps 1 --dim 32 --hidden 16 --latent 4",
                 ["RUNS_DIR"] = Path.Combine(folder, "runs"),
                 ["REPORT_OUT"] = Path.Combine(folder, "latest"),
                 // The Release build of the test run has the harness already; otherwise the script builds it.
@@ -61,7 +62,7 @@ public class BenchmarkScriptTests(ITestOutputHelper output)
 
             string markdown = File.ReadAllText(Path.Combine(folder, "latest.md"));
             foreach (var section in new[] { "## Training throughput", "## Training memory", "## Batch scoring", "## Single-row latency",
-                                            "## Scaling: training", "## Scaling: scoring by batch size", "## Streaming training", "## Threads on a shared machine",
+                                            "## Scaling: training", "## Scaling: scoring by batch size", "## Streaming training", "## Threads on a shared machine", "## Int8 scoring",
                                             "**Machine limit: float32 peak" })
                 Assert.Contains(section, markdown);
             foreach (var plot in new[] { "latest-scaling-train.png", "latest-scaling-score.png" })
@@ -81,6 +82,9 @@ public class BenchmarkScriptTests(ITestOutputHelper output)
             Assert.Equal([false, true], summary["stream_train"]!.AsArray().Select(r => (bool)r!["streamed"]!));
             Assert.True((double)summary["streaming_ratio"]! > 0);
             Assert.Equal([2, 1], summary["contention"]!.AsArray().Select(c => (int)c!["ort_threads"]!)); // this machine's 2 cores, then one
+            // Int8 and float32 side by side, with the accuracy of int8 on the same model.
+            Assert.True((double)summary["precision"]!["speedup_transform"]!["median"]! > 0);
+            Assert.InRange((double)summary["precision"]!["accuracy"]!["mu_cosine_mean"]!, 0.9, 1.0 + 1e-6);
         }
         finally
         {
