@@ -32,7 +32,7 @@ public static class Program
         catch (ArgumentException e)
         {
             Console.Error.WriteLine(e.Message);
-            Console.Error.WriteLine("usage: [--seeds N] [--sets a,b] [--max-train-rows N] [--data DIR] [--markdown FILE] [--option Name=Value]... [--featurization]");
+            Console.Error.WriteLine("usage: [--seeds N] [--sets a,b] [--max-train-rows N] [--data DIR] [--markdown FILE] [--option Name=Value]... [--featurization] [--precision]");
             return 2;
         }
 
@@ -71,11 +71,17 @@ public static class Program
         string table = Report.Table(results);
         string summary = Report.Summary(results, clock.Elapsed) +
                          (protocol.Retries > 0 ? $" {protocol.Retries} fit(s) retried after a TorchSharp native error." : "");
+        if (a.ComparePrecision)
+        {
+            table += Environment.NewLine + "Int8 against float32 scoring of the same models (`--precision`):" + Environment.NewLine + Environment.NewLine +
+                     PrecisionComparison.Table(results);
+            summary += " " + PrecisionComparison.Summary(results);
+        }
         Console.WriteLine(table);
         Console.WriteLine(summary);
         if (a.Markdown is { } path)
         {
-            File.WriteAllText(path, Report.Markdown(protocol, results, summary, args));
+            File.WriteAllText(path, Report.Markdown(protocol, results, summary, args, table));
             Console.WriteLine($"Wrote {path}");
         }
         return 0;
@@ -92,6 +98,9 @@ public sealed class Arguments
     public string? Markdown { get; private set; }
     public Dictionary<string, string> Options { get; } = new(StringComparer.Ordinal);
     public bool Featurization { get; private set; }
+
+    /// <summary>Also score every trained detector in int8 and compare (<see cref="PrecisionComparison"/>).</summary>
+    public bool ComparePrecision { get; private set; }
 
     /// <summary>Experiment knobs (not defaults): latent = clamp(ceil(d / LatentDivisor), 2, 256); hidden = clamp(HiddenMultiplier·d, 32, 512); epochs for about TargetSteps optimizer steps.</summary>
     public double? LatentDivisor { get; private set; }
@@ -115,6 +124,7 @@ public sealed class Arguments
                 case "--data": result.DataDirectory = Next(); break;
                 case "--markdown": result.Markdown = Next(); break;
                 case "--featurization": result.Featurization = true; break;
+                case "--precision": result.ComparePrecision = true; break;
                 case "--latent-divisor": result.LatentDivisor = double.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--hidden-multiplier": result.HiddenMultiplier = double.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--target-steps": result.TargetSteps = int.Parse(Next(), CultureInfo.InvariantCulture); break;
@@ -214,6 +224,9 @@ public sealed record SetResult(string Name, int Rows, int Dimensions, int Anomal
 {
     /// <summary>IsolationForest's ROC-AUC on the same splits (null when scikit-learn was not available).</summary>
     public Stat? IForest { get; init; }
+
+    /// <summary>Int8 against float32 per split, with <c>--precision</c> (null without).</summary>
+    public IReadOnlyList<PrecisionComparison.Split>? Precision { get; init; }
 }
 
 /// <summary>One split the VAE was evaluated on: the rows (indices into the data set's CSV) it trained and was tested on.</summary>
@@ -278,6 +291,7 @@ public sealed class Protocol
         var residualAuc = new List<double>();
         var active = new List<double>();
         var epochsRun = new List<double>();
+        var precision = new List<PrecisionComparison.Split>();
         int trainRows = 0, latent = 0, hidden = 0, epochs = 0, rank = 0;
         var clock = Stopwatch.StartNew();
         double vaeSeconds = 0;
@@ -313,6 +327,8 @@ public sealed class Protocol
             using var detector = FitWithRetry(ml, options, trainView, set.Name, seed);
             vaeAuc.Add(ml.AnomalyDetection.Evaluate(detector.Transform(testView)).AreaUnderRocCurve);
             vaeSeconds += vaeClock.Elapsed.TotalSeconds;
+            if (Knobs?.ComparePrecision == true)
+                precision.Add(PrecisionComparison.Measure(ml, detector, testView, test.Anomaly));
             var report = detector.Vae.TrainingReport!;
             if (Environment.GetEnvironmentVariable("MLNETVAE_EVAL_VERBOSE") == "1")
                 Console.Error.WriteLine($"    seed {seed}: fit+score {vaeClock.Elapsed.TotalSeconds:F1} s, training {report.Epochs[^1].Elapsed.TotalSeconds:F1} s, " +
@@ -332,7 +348,10 @@ public sealed class Protocol
             Splits.Add(new SplitRows(set.Name, seed, trainIndices, testIndices, rank));
         }
         return new SetResult(set.Name, set.Rows, set.Dimensions, set.Anomalies, trainRows, Stat.Of(vaeAuc), Stat.Of(pcaAuc), Stat.Of(residualAuc),
-            latent, hidden, epochs, epochsRun.Average(), active.Average(), rank, clock.Elapsed.TotalSeconds, vaeSeconds);
+            latent, hidden, epochs, epochsRun.Average(), active.Average(), rank, clock.Elapsed.TotalSeconds, vaeSeconds)
+        {
+            Precision = Knobs?.ComparePrecision == true ? precision : null,
+        };
     }
 
     /// <summary>
@@ -532,7 +551,7 @@ public static class Report
                $"largest VAE deficit {worst.Vae.Mean - BestPca(worst):+0.000;-0.000} ({worst.Name}). Total {elapsed.TotalMinutes:F1} min.";
     }
 
-    public static string Markdown(Protocol protocol, IReadOnlyList<SetResult> results, string summary, string[] args)
+    public static string Markdown(Protocol protocol, IReadOnlyList<SetResult> results, string summary, string[] args, string? table = null)
     {
         var sb = new StringBuilder();
         sb.AppendLine("<!-- Generated by eval/MLNetVae.Evaluation; do not edit by hand. -->");
@@ -542,7 +561,7 @@ public static class Report
         sb.AppendLine();
         sb.AppendLine(protocol.Describe().Replace("\n", "\n\n"));
         sb.AppendLine();
-        sb.Append(Table(results));
+        sb.Append(table ?? Table(results));
         sb.AppendLine();
         sb.AppendLine(summary);
         return sb.ToString();

@@ -312,6 +312,34 @@ public sealed class CliCommandTests(TrainedCliModel trained) : IClassFixture<Tra
     }
 
     [Fact]
+    public void AnInt8CliModelLoadsAsInt8AndTheCliScoresAsTheLibrary()
+    {
+        string folder = Temp("int8");
+        var train = CliProcess.Run("train", "--data", trained.DataPath, "--output", folder,
+            "--hidden", "16", "--latent", "2", "--epochs", "5", "--batch-size", "32", "--seed", "3", "--precision", "int8");
+        Assert.True(train.ExitCode == 0, train.ToString());
+        Assert.Contains("int8 scoring", train.Out);
+
+        var ml = new MLContext(seed: 1);
+        var chain = Assert.IsType<TransformerChain<ITransformer>>(ml.Model.LoadWithFastVae(Path.Combine(folder, "model.zip"), out _));
+        using var detector = Assert.IsType<VaeAnomalyTransformer>(chain.LastTransformer);
+        Assert.Equal(VaeScoringPrecision.Int8, detector.ScoringPrecision);
+
+        var run = CliProcess.Run("score", "-m", Path.Combine(folder, "model.zip"), "-d", trained.DataPath, "-o", Temp("int8-scores.csv"));
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var columns = TrainedCliModel.Header.Select((name, i) => new TextLoader.Column(name, DataKind.Single, i)).ToArray();
+        var data = ml.Data.LoadFromTextFile(trained.DataPath, columns, separatorChar: ',', hasHeader: true);
+        var expected = TestSupport.TestData.ReadScalars(chain.Transform(data), "Score");
+        var written = File.ReadLines(Temp("int8-scores.csv")).Skip(1).Select(l => float.Parse(l.Split(',')[1 + 2], CultureInfo.InvariantCulture)).ToArray();
+        Assert.Equal(expected.Length, written.Length);
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(Math.Abs(expected[i] - written[i]) <= 1e-5 * Math.Max(1, Math.Abs(expected[i])), $"row {i}: {written[i]} vs {expected[i]}");
+        // And the same model at float32 scores differently: the CLI really scored in int8.
+        using var float32 = detector.WithScoringPrecision(VaeScoringPrecision.Float32);
+        Assert.NotEqual(expected, TestSupport.TestData.ReadScalars(float32.Transform(chain.Take(chain.Count() - 1).Aggregate(data, (v, t) => t.Transform(v))), "Score"));
+    }
+
+    [Fact]
     public void ALibraryModelWithAVectorInputColumnScoresACsvInTheCli()
     {
         // The usual library pipeline: a TextLoader range makes one vector column, the detector reads it.
