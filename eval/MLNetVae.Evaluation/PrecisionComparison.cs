@@ -40,8 +40,8 @@ public static class PrecisionComparison
             var p = r.Precision!;
             var (s32, s8) = (Stat.Of(p.Select(x => x.ScoreAuc32).ToList()), Stat.Of(p.Select(x => x.ScoreAuc8).ToList()));
             var (e32, e8) = (Stat.Of(p.Select(x => x.ErrorAuc32).ToList()), Stat.Of(p.Select(x => x.ErrorAuc8).ToList()));
-            sb.AppendLine($"| {r.Name} | {r.Dimensions} | {r.HiddenDim}/{r.LatentDim} | {s32.Format()} | {s8.Format()} | {s8.Mean - s32.Mean:+0.0000;-0.0000} | " +
-                          $"{e32.Format()} | {e8.Format()} | {e8.Mean - e32.Mean:+0.0000;-0.0000} | {p.Average(x => x.MuCosine):F5} |");
+            sb.AppendLine($"| {r.Name} | {r.Dimensions} | {r.HiddenDim}/{r.LatentDim} | {s32.Format()} | {s8.Format()} | {Delta(s8.Mean - s32.Mean)} | " +
+                          $"{e32.Format()} | {e8.Format()} | {Delta(e8.Mean - e32.Mean)} | {p.Average(x => x.MuCosine):F5} |");
         }
         return sb.ToString();
     }
@@ -58,10 +58,13 @@ public static class PrecisionComparison
         var worstError = perSet.MaxBy(s => Math.Abs(s.Error));
         var worstCosine = perSet.MinBy(s => s.Cosine);
         return $"Int8 against float32 on the same models ({splits.Count} splits): largest mean |Δ ROC-AUC| of a set — detector score " +
-               $"{worstScore.Score:+0.0000;-0.0000} ({worstScore.Name}), reconstruction error {worstError.Error:+0.0000;-0.0000} ({worstError.Name}); " +
+               $"{Delta(worstScore.Score)} ({worstScore.Name}), reconstruction error {Delta(worstError.Error)} ({worstError.Name}); " +
                $"sets with |Δ| ≥ 0.005: score {perSet.Count(s => Math.Abs(s.Score) >= 0.005)}, reconstruction error {perSet.Count(s => Math.Abs(s.Error) >= 0.005)} of {perSet.Count}; " +
                $"Mu cosine mean over sets {perSet.Average(s => s.Cosine):F5}, lowest {worstCosine.Cosine:F5} ({worstCosine.Name}).";
     }
+
+    /// <summary>A signed difference to 4 decimals; one that rounds to zero prints as +0.0000, never -+0.0000.</summary>
+    private static string Delta(double value) => (Math.Round(value, 4) + 0.0).ToString("+0.0000;-0.0000;+0.0000", System.Globalization.CultureInfo.InvariantCulture);
 
     private static float[] Read(IDataView scored, string column) => scored.GetColumn<float>(column).ToArray();
 
