@@ -43,16 +43,24 @@ for p in "${PARTS[@]}"; do
   case "$p" in train|memory|score|latency|scaling|streaming|contention|precision) ;; *) echo "unknown part '$p' (train, memory, score, latency, scaling, streaming, contention, precision)" >&2; exit 2 ;; esac
 done
 
-# The PyTorch reference needs python3 with torch and numpy: Debian packages them (python3-torch is 1.13).
+# The PyTorch reference needs python3 with torch and numpy: Debian packages them (python3-torch is 1.13), and OpenBLAS:
+# python3-torch only needs *a* libblas.so.3, and with Debian's reference BLAS alone (what apt picks on a bare machine)
+# the reference trains ~40x slower (360 samples/s), which is not the comparison FINDINGS.md and perf.py describe.
+# The OpenMP build of OpenBLAS shares torch's OpenMP threads (the pthread build adds its own pool: 4 threads spinning on
+# 2 cores, 4,000 instead of 12,400 samples/s); pytorch_env below points the reference at it.
 # Install them when missing and this user may (root with apt); otherwise training is measured without the comparison.
 ensure_pytorch() {
-  "$PYTHON" -c 'import torch, numpy' 2>/dev/null && return 0
+  local need=()
+  "$PYTHON" -c 'import torch, numpy' 2>/dev/null || need+=(python3-torch python3-numpy)
+  dpkg -s libopenblas0-openmp >/dev/null 2>&1 || need+=(libopenblas0-openmp)
+  [ ${#need[@]} -eq 0 ] && return 0
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "== installing the PyTorch reference's Debian packages (python3-torch python3-numpy)"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-torch python3-numpy >/dev/null \
-      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-torch python3-numpy >/dev/null; } \
-      || echo "!! could not install python3-torch" >&2
+    echo "== installing the PyTorch reference's Debian packages (${need[*]})"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null \
+      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null; } \
+      || echo "!! could not install ${need[*]}" >&2
   fi
+  "$PYTHON" -c 'import torch, numpy'
 }
 
 # The PyTorch reference's default variant leaves OMP_WAIT_POLICY unset; do the same for both sides.
@@ -75,11 +83,28 @@ run_cs() { # part args...
   "$BIN" "$part" --results "$RESULTS" "$@" 2>&1 | tee -a "$RUN_DIR/$part.log"
 }
 
+# The PyTorch reference's best BLAS setting on this machine, as `env` arguments (also written to the run folder):
+# - the OpenMP build of OpenBLAS, through LD_LIBRARY_PATH (no change to the system's alternatives);
+# - OPENBLAS_CORETYPE when OpenBLAS does not know the CPU: 0.3.21 takes a Xeon of family 6 model 207 for a Prescott
+#   (SSE3 kernels, 8x slower); the closest kernels it has are chosen from the CPU flags (AVX-512 -> SkylakeX).
+pytorch_env() {
+  local vars=()
+  local openmp=/usr/lib/x86_64-linux-gnu/openblas-openmp
+  [ -e "$openmp/libopenblas.so.0" ] && vars+=("LD_LIBRARY_PATH=$openmp${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}")
+  if [ -z "${OPENBLAS_CORETYPE:-}" ] && env "${vars[@]}" OPENBLAS_VERBOSE=2 "$PYTHON" -c 'import torch' 2>&1 | grep -q 'Core: Prescott'; then
+    if grep -q avx512f /proc/cpuinfo; then vars+=(OPENBLAS_CORETYPE=SKYLAKEX); elif grep -q avx2 /proc/cpuinfo; then vars+=(OPENBLAS_CORETYPE=HASWELL); fi
+  fi
+  printf '%s\n' "${vars[@]}"
+}
+
 run_py() { # round
   local round=$1
-  echo "-- PyTorch reference, round $round: $PYTHON $PERF_PY --single --threads 2 --reps 1"
+  local vars=()
+  mapfile -t vars < <(pytorch_env)
+  echo "-- PyTorch reference, round $round: ${vars[*]} $PYTHON $PERF_PY --single --threads 2 --reps 1"
+  printf '%s\n' "${vars[@]}" > "$RUN_DIR/pytorch-env.txt"
   # Inference is part of perf.py's single run but not compared here: keep it short.
-  "$PYTHON" "$PERF_PY" --single --threads 2 --reps 1 --n "$TRAIN_ROWS" --batch 256 --epochs 2 --warmup-steps 20 \
+  env "${vars[@]}" "$PYTHON" "$PERF_PY" --single --threads 2 --reps 1 --n "$TRAIN_ROWS" --batch 256 --epochs 2 --warmup-steps 20 \
       --n-infer 10240 > "$RUN_DIR/pytorch-$round.out" 2>> "$RUN_DIR/pytorch.log"
   tail -n 1 "$RUN_DIR/pytorch-$round.out" > "$RUN_DIR/pytorch-$round.json"
   "$PYTHON" -c 'import json,sys; r=json.load(open(sys.argv[1])); print("   PyTorch %s: %.0f samples/s (torch %s)" % (sys.argv[2], r["train_samples_per_s_median"], r["env"].get("torch", "?")))' \
