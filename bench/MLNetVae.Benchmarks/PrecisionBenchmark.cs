@@ -182,20 +182,7 @@ internal static class PrecisionBenchmark
         return graphs;
     }
 
-    private static double ConsumeScores(IDataView scored)
-    {
-        var column = scored.Schema["Score"];
-        using var cursor = scored.GetRowCursor(new[] { column });
-        var getter = cursor.GetGetter<float>(column);
-        float score = 0;
-        double checksum = 0;
-        while (cursor.MoveNext())
-        {
-            getter(ref score);
-            checksum += score;
-        }
-        return checksum;
-    }
+    private static double ConsumeScores(IDataView scored) => ScoreBenchmark.ConsumeScalar(scored, "Score");
 
     private sealed record AccuracyResult(string Summary, JsonObject Json);
 
@@ -230,8 +217,8 @@ internal static class PrecisionBenchmark
         var score8 = ReadScores(detector8.Transform(view));
         Array.Sort(relative);
         double meanCosine = cosines.Average(), minCosine = cosines.Min();
-        double auc32 = RocAuc(err32, labels), auc8 = RocAuc(err8, labels);
-        double detAuc32 = RocAuc(score32, labels), detAuc8 = RocAuc(score8, labels);
+        double auc32 = RocAuc(ml, err32, labels), auc8 = RocAuc(ml, err8, labels);
+        double detAuc32 = RocAuc(ml, score32, labels), detAuc8 = RocAuc(ml, score8, labels);
         string summary = string.Create(CultureInfo.InvariantCulture,
             $"accuracy of int8 ({normalRows:N0} held-out rows + {shiftedRows} shifted by {ShiftPerFeature} per feature): Mu cosine mean {meanCosine:F5} (target >= 0.999: {(meanCosine >= 0.999 ? "PASS" : "FAIL")}), min {minCosine:F5}; " +
             $"reconstruction error relative difference median {Spread.Percentile(relative, 50):E2}, p99 {Spread.Percentile(relative, 99):E2}; " +
@@ -254,31 +241,16 @@ internal static class PrecisionBenchmark
 
     private static float[] ReadScores(IDataView scored) => scored.GetColumn<float>("Score").ToArray();
 
-    /// <summary>ROC-AUC by the rank-sum (ties count half).</summary>
-    internal static double RocAuc(float[] scores, bool[] positive)
+    private sealed class ScoredRow
     {
-        var order = Enumerable.Range(0, scores.Length).OrderBy(i => scores[i]).ToArray();
-        double rankSum = 0;
-        int positives = 0;
-        for (int start = 0; start < order.Length;)
-        {
-            int end = start;
-            while (end + 1 < order.Length && scores[order[end + 1]] == scores[order[start]])
-                end++;
-            double rank = (start + end) / 2.0 + 1;
-            for (int k = start; k <= end; k++)
-            {
-                if (positive[order[k]])
-                {
-                    rankSum += rank;
-                    positives++;
-                }
-            }
-            start = end + 1;
-        }
-        long negatives = scores.Length - positives;
-        return (rankSum - positives * (positives + 1) / 2.0) / (positives * (double)negatives);
+        public float Label { get; set; }
+        public float Score { get; set; }
+        public bool PredictedLabel { get; set; }
     }
+
+    /// <summary>ROC-AUC from ML.NET's anomaly evaluator (it needs a PredictedLabel column; the AUC does not read it).</summary>
+    private static double RocAuc(MLContext ml, float[] scores, bool[] positive) =>
+        ml.AnomalyDetection.Evaluate(ml.Data.LoadFromEnumerable(scores.Select((s, i) => new ScoredRow { Label = positive[i] ? 1 : 0, Score = s }))).AreaUnderRocCurve;
 
     /// <summary>
     /// ONNX Runtime's own GEMM rate for each precision (n = 2048, best of 8 after one warm-up run, the run's pool): float32 <c>Gemm</c> and

@@ -173,17 +173,20 @@ internal static class ScoreBenchmark
         return checksum;
     }
 
-    private static double ConsumeErrorOnly(IDataView scored)
+    private static double ConsumeErrorOnly(IDataView scored) => ConsumeScalar(scored, "ReconstructionError");
+
+    /// <summary>Reads one Single column of every row (the error column here, the detector's score in the precision part).</summary>
+    internal static double ConsumeScalar(IDataView scored, string columnName)
     {
-        var column = scored.Schema["ReconstructionError"];
+        var column = scored.Schema[columnName];
         using var cursor = scored.GetRowCursor(new[] { column });
-        var error = cursor.GetGetter<float>(column);
-        float e = 0;
+        var getter = cursor.GetGetter<float>(column);
+        float value = 0;
         double checksum = 0;
         while (cursor.MoveNext())
         {
-            error(ref e);
-            checksum += e;
+            getter(ref value);
+            checksum += value;
         }
         return checksum;
     }

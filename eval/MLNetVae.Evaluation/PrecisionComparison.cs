@@ -18,12 +18,12 @@ public static class PrecisionComparison
     public static Split Measure(MLContext ml, VaeAnomalyTransformer detector, IDataView test, bool[] anomaly)
     {
         using var int8 = detector.WithScoringPrecision(VaeScoringPrecision.Int8);
-        double score32 = Auc(Read(detector.Transform(test), "Score"), anomaly);
-        double score8 = Auc(Read(int8.Transform(test), "Score"), anomaly);
+        double score32 = Auc(ml, Read(detector.Transform(test), "Score"), anomaly);
+        double score8 = Auc(ml, Read(int8.Transform(test), "Score"), anomaly);
         var f32 = detector.Vae.Transform(test);
         var i8 = int8.Vae.Transform(test);
-        double error32 = Auc(Read(f32, "ReconstructionError"), anomaly);
-        double error8 = Auc(Read(i8, "ReconstructionError"), anomaly);
+        double error32 = Auc(ml, Read(f32, "ReconstructionError"), anomaly);
+        double error8 = Auc(ml, Read(i8, "ReconstructionError"), anomaly);
         var mu32 = f32.GetColumn<VBuffer<float>>("Mu").Select(v => v.DenseValues().ToArray()).ToArray();
         var mu8 = i8.GetColumn<VBuffer<float>>("Mu").Select(v => v.DenseValues().ToArray()).ToArray();
         double cosine = mu32.Zip(mu8, (a, b) => (double)TensorPrimitives.CosineSimilarity<float>(a, b)).Average();
@@ -68,29 +68,6 @@ public static class PrecisionComparison
 
     private static float[] Read(IDataView scored, string column) => scored.GetColumn<float>(column).ToArray();
 
-    /// <summary>ROC-AUC by the rank sum, ties counted half (what ML.NET's evaluator computes, without its column requirements).</summary>
-    internal static double Auc(float[] scores, bool[] positive)
-    {
-        var order = Enumerable.Range(0, scores.Length).OrderBy(i => scores[i]).ToArray();
-        double rankSum = 0;
-        long positives = 0;
-        for (int start = 0; start < order.Length;)
-        {
-            int end = start;
-            while (end + 1 < order.Length && scores[order[end + 1]] == scores[order[start]])
-                end++;
-            double rank = (start + end) / 2.0 + 1;
-            for (int k = start; k <= end; k++)
-            {
-                if (positive[order[k]])
-                {
-                    rankSum += rank;
-                    positives++;
-                }
-            }
-            start = end + 1;
-        }
-        long negatives = scores.Length - positives;
-        return (rankSum - positives * (positives + 1) / 2.0) / (positives * (double)negatives);
-    }
+    private static double Auc(MLContext ml, float[] scores, bool[] anomaly) =>
+        ml.AnomalyDetection.Evaluate(Rows.ScoredDataView(ml, scores, anomaly)).AreaUnderRocCurve;
 }

@@ -81,30 +81,17 @@ internal sealed class OnnxGraphBuilder
     }
 
     /// <summary>Adds an int8 initializer stored as <c>raw_data</c> (quantized weights).</summary>
-    public string AddInt8Initializer(string name, ReadOnlySpan<sbyte> values, params long[] dims)
-    {
-        CheckElementCount(name, values.Length, dims);
-        var tensor = new TensorProto
-        {
-            Name = name,
-            DataType = (int)TensorProto.Types.DataType.Int8,
-            RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(values)),
-        };
-        tensor.Dims.AddRange(dims);
-        Graph.Initializer.Add(tensor);
-        return name;
-    }
+    public string AddInt8Initializer(string name, ReadOnlySpan<sbyte> values, params long[] dims) =>
+        AddByteInitializer(name, MemoryMarshal.AsBytes(values), TensorProto.Types.DataType.Int8, dims);
 
     /// <summary>Adds a uint8 initializer (quantization zero points).</summary>
-    public string AddUInt8Initializer(string name, ReadOnlySpan<byte> values, params long[] dims)
+    public string AddUInt8Initializer(string name, ReadOnlySpan<byte> values, params long[] dims) =>
+        AddByteInitializer(name, values, TensorProto.Types.DataType.Uint8, dims);
+
+    private string AddByteInitializer(string name, ReadOnlySpan<byte> values, TensorProto.Types.DataType type, long[] dims)
     {
         CheckElementCount(name, values.Length, dims);
-        var tensor = new TensorProto
-        {
-            Name = name,
-            DataType = (int)TensorProto.Types.DataType.Uint8,
-            RawData = ByteString.CopyFrom(values),
-        };
+        var tensor = new TensorProto { Name = name, DataType = (int)type, RawData = ByteString.CopyFrom(values) };
         tensor.Dims.AddRange(dims);
         Graph.Initializer.Add(tensor);
         return name;

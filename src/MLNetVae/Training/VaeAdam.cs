@@ -76,8 +76,12 @@ internal sealed class VaeAdam : IDisposable
         }
     }
 
-    /// <summary>Threads <see cref="FusedStep"/> splits a large parameter over (libtorch's, so <c>NumberOfThreads</c> holds).</summary>
-    public int Threads { get; set; } = Math.Max(1, get_num_threads());
+    /// <summary>
+    /// Threads <see cref="FusedStep"/> splits a large parameter over. One by default: the passes are bound by memory
+    /// bandwidth, and a second .NET thread-pool worker beside libtorch's OpenMP threads made training collapse when other
+    /// processes held the cores (the step waits for the descheduled worker; docs/benchmarks.md, "Threads").
+    /// </summary>
+    public int Threads { get; set; } = 1;
 
     /// <summary>Takes <see cref="OperatorStep"/> for every parameter (tests compare the two paths).</summary>
     internal bool UseOperatorsOnly { get; set; }
