@@ -373,6 +373,35 @@ internal static class Timing
 {
     public static double Seconds(long startTimestamp) => Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds;
 
+    /// <summary>
+    /// Runs every variant once per repetition, in order, each after <see cref="Settle"/>, and returns each variant's
+    /// rows/s per repetition (keyed like the variants). A variant returns a checksum of what it read; NaN fails the run.
+    /// <paramref name="beforeRepetition"/> runs before each repetition (e.g. to sample the load average).
+    /// </summary>
+    public static Dictionary<string, List<double>> Interleave(IReadOnlyList<(string Key, int Rows, Func<double> Run)> variants, int reps,
+        Action? beforeRepetition = null)
+    {
+        var rates = variants.ToDictionary(v => v.Key, _ => new List<double>());
+        for (int rep = 1; rep <= reps; rep++)
+        {
+            beforeRepetition?.Invoke();
+            var line = new List<string>();
+            foreach (var (key, rows, run) in variants)
+            {
+                Settle();
+                long start = Stopwatch.GetTimestamp();
+                double checksum = run();
+                double seconds = Seconds(start);
+                if (double.IsNaN(checksum))
+                    throw new InvalidOperationException($"{key}: NaN checksum");
+                rates[key].Add(rows / seconds);
+                line.Add(string.Create(CultureInfo.InvariantCulture, $"{key} {rows / seconds:N0}"));
+            }
+            Console.WriteLine($"  rep {rep}: " + string.Join(", ", line) + " rows/s");
+        }
+        return rates;
+    }
+
     /// <summary>A full, compacting collection, so garbage from one measurement is not collected during the next.</summary>
     public static void Settle()
     {

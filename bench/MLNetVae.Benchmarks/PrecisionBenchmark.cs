@@ -89,23 +89,7 @@ internal static class PrecisionBenchmark
         foreach (var raw in new[] { rawFloat, rawInt8, rawPerBatch })
             raw.Score(data, warmup, errors);
 
-        var rates = variants.ToDictionary(v => v.Key, _ => new List<double>());
-        for (int rep = 1; rep <= reps; rep++)
-        {
-            var line = new List<string>();
-            foreach (var v in variants)
-            {
-                Timing.Settle();
-                long start = Stopwatch.GetTimestamp();
-                double checksum = v.Run();
-                double seconds = Timing.Seconds(start);
-                if (double.IsNaN(checksum))
-                    throw new InvalidOperationException($"{v.Key}: NaN checksum");
-                rates[v.Key].Add(v.Rows / seconds);
-                line.Add($"{v.Key} {v.Rows / seconds:N0}");
-            }
-            Console.WriteLine($"  rep {rep}: " + string.Join(", ", line) + " rows/s");
-        }
+        var rates = Timing.Interleave(variants.Select(v => (v.Key, v.Rows, v.Run)).ToList(), reps);
 
         var (floatGemm, int8Gemm) = GemmRates(dir, threads);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -282,10 +266,7 @@ internal static class PrecisionBenchmark
                 g.AddFloatInitializer("w", w, n, n);
                 g.AddNode("Gemm", "mm", ["a", "w"], "y");
             }
-            var model = new global::Onnx.ModelProto { IrVersion = VaeOnnxExporter.IrVersion, Graph = g.Graph };
-            model.OpsetImport.Add(new global::Onnx.OperatorSetIdProto { Domain = "", Version = VaeOnnxExporter.OpsetVersion });
-            if (int8)
-                model.OpsetImport.Add(new global::Onnx.OperatorSetIdProto { Domain = OnnxGraphBuilder.MicrosoftDomain, Version = 1 });
+            var model = VaeOnnxExporter.BareModel(g.Graph);
             using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
             options.DisablePerSessionThreads();
             using var session = new InferenceSession(model.ToByteArray(), options);

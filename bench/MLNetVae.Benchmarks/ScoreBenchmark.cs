@@ -83,25 +83,8 @@ internal static class ScoreBenchmark
         ConsumeErrorOnly(fixture.Model.Transform(new DenseDataView(data, warmupRows, dim)));
         Console.WriteLine($"warm-up took {Timing.Seconds(t0):F1}s");
 
-        var rates = variants.ToDictionary(v => v.Key, _ => new List<double>());
         var loads = new List<double>();
-        for (int rep = 1; rep <= reps; rep++)
-        {
-            loads.Add(ProcStatus.LoadAverage());
-            var line = new List<string>();
-            foreach (var v in variants)
-            {
-                Timing.Settle();
-                long start = Stopwatch.GetTimestamp();
-                double checksum = v.Run();
-                double seconds = Timing.Seconds(start);
-                if (double.IsNaN(checksum))
-                    throw new InvalidOperationException($"{v.Key}: NaN checksum");
-                rates[v.Key].Add(v.Rows / seconds);
-                line.Add($"{v.Key} {v.Rows / seconds:N0}");
-            }
-            Console.WriteLine($"  rep {rep}: " + string.Join(", ", line) + " rows/s");
-        }
+        var rates = Timing.Interleave(variants.Select(v => (v.Key, v.Rows, v.Run)).ToList(), reps, () => loads.Add(ProcStatus.LoadAverage()));
         loads.Add(ProcStatus.LoadAverage());
 
         var ratioRaw = Spread.Of(rates["a"].Zip(rates["b"], (a, b) => a / b));

@@ -97,9 +97,6 @@ internal sealed class OnnxGraphBuilder
         return name;
     }
 
-    /// <summary>Whether a node of ONNX Runtime's <see cref="MicrosoftDomain"/> was added (the model must then import that domain).</summary>
-    public bool UsesMicrosoftDomain => Graph.Node.Any(n => n.Domain == MicrosoftDomain);
-
     /// <summary>Adds a node of ONNX Runtime's contrib domain with one output, and returns that output's name.</summary>
     public string AddMicrosoftNode(string opType, string nodeName, string[] inputs, string output, params AttributeProto[] attributes)
     {

@@ -207,20 +207,26 @@ internal static class VaeOnnxExporter
     private static string StandardizationNote(VaeWeights weights, string what) =>
         weights.Standardization is null ? " (no standardization)" : $" (per-feature standardization folded in: {what})";
 
-    internal static ModelProto Model(GraphProto graph, string doc, string part, VaeWeights weights, OnnxModelMetadata? metadata)
+    /// <summary>
+    /// <paramref name="graph"/> as a model of this exporter's IR version and opset, importing ONNX Runtime's
+    /// <c>com.microsoft</c> domain when a node uses it (the int8 layers); no metadata.
+    /// </summary>
+    internal static ModelProto BareModel(GraphProto graph)
     {
-        metadata ??= OnnxModelMetadata.Empty;
-        var model = new ModelProto
-        {
-            IrVersion = IrVersion,
-            ProducerName = VaeOnnxNames.ProducerName,
-            ProducerVersion = ProducerVersion,
-            DocString = doc,
-            Graph = graph,
-        };
+        var model = new ModelProto { IrVersion = IrVersion, Graph = graph };
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = OpsetVersion });
         if (graph.Node.Any(n => n.Domain == OnnxGraphBuilder.MicrosoftDomain))
             model.OpsetImport.Add(new OperatorSetIdProto { Domain = OnnxGraphBuilder.MicrosoftDomain, Version = 1 });
+        return model;
+    }
+
+    internal static ModelProto Model(GraphProto graph, string doc, string part, VaeWeights weights, OnnxModelMetadata? metadata)
+    {
+        metadata ??= OnnxModelMetadata.Empty;
+        var model = BareModel(graph);
+        model.ProducerName = VaeOnnxNames.ProducerName;
+        model.ProducerVersion = ProducerVersion;
+        model.DocString = doc;
 
         var props = new List<KeyValuePair<string, string>>
         {

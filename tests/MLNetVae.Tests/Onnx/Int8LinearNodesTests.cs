@@ -59,9 +59,7 @@ public class Int8LinearNodesTests
         g.AddInput("x", inputs);
         Int8LinearNodes.Add(g, "layer", layer, "x", reluOfInput, "y");
         g.AddOutput("y", outputs);
-        var model = new global::Onnx.ModelProto { IrVersion = VaeOnnxExporter.IrVersion, Graph = g.Graph };
-        model.OpsetImport.Add(new global::Onnx.OperatorSetIdProto { Domain = "", Version = VaeOnnxExporter.OpsetVersion });
-        model.OpsetImport.Add(new global::Onnx.OperatorSetIdProto { Domain = OnnxGraphBuilder.MicrosoftDomain, Version = 1 });
+        var model = VaeOnnxExporter.BareModel(g.Graph);
         using var session = new InferenceSession(model.ToByteArray());
         var y = OrtTestRunner.Run(session, "x", x, "y")["y"];
 
