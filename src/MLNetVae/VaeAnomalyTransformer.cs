@@ -164,6 +164,8 @@ public sealed class VaeAnomalyTransformer : ITransformer, IDisposable
     /// A detector with the same trained model whose threshold flags at most <paramref name="falsePositiveRate"/> of the
     /// normal rows of <paramref name="labelled"/> — the lowest such threshold, so as many anomalies as possible are caught
     /// at that false-positive rate. The rows are scored with this model; only the normal rows' scores set the threshold.
+    /// Normal rows with equal scores (duplicate rows) are flagged together or not at all, so with ties at the threshold
+    /// the rate reached can be below the target by more than one row.
     /// </summary>
     /// <param name="labelled">Data with the feature column and a label column.</param>
     /// <param name="falsePositiveRate">Target fraction of normal rows flagged, in [0, 1).</param>

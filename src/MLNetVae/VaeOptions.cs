@@ -44,6 +44,8 @@ public sealed class VaeOptions : VaeTrainingOptions
         public const bool Standardize = true;
         /// <summary>Smallest per-feature scale, as a fraction of the mean standard deviation of all features (see <see cref="VaeTrainingOptions.StandardizeScaleFloor"/>).</summary>
         public const double StandardizeScaleFloor = 0.01;
+        /// <summary>Share of each batch's rows left out of the training step (see <see cref="VaeTrainingOptions.TrimmedLossFraction"/>): none, the design's loss.</summary>
+        public const double TrimmedLossFraction = 0;
         /// <summary>Largest absolute log-variance the training loss evaluates (see <see cref="VaeTrainingOptions.LogVarianceLimit"/>).</summary>
         public const double LogVarianceLimit = 20;
         /// <summary>Whether <c>Fit</c> leaves out training rows that hold NaN or ±∞ instead of refusing the data.</summary>

@@ -3,7 +3,10 @@ using static TorchSharp.torch;
 
 namespace MLNetVae.Training;
 
-/// <summary>The design's loss: summed squared error + β · KL(q(z|x) ‖ N(0, I)), summed over the batch.</summary>
+/// <summary>
+/// The design's loss: summed squared error + β · KL(q(z|x) ‖ N(0, I)), summed over the batch; and its trimmed variant for
+/// training data that holds anomalies.
+/// </summary>
 internal static class VaeLoss
 {
     /// <summary>
@@ -29,6 +32,29 @@ internal static class VaeLoss
         var kl = lv.add(scalars.One, scalars.One).sub(mu.pow(scalars.Two)).sub(lv.exp()).sum().mul(scalars.MinusHalf);
         return (rec.add(kl.mul(scalars.Beta), scalars.One), rec, kl);
     }
+
+    /// <summary>
+    /// The trimmed loss (<see cref="VaeTrainingOptions.TrimmedLossFraction"/>): <see cref="Compute(Tensor, Tensor, Tensor, Tensor, TrainingScalars)"/>'s
+    /// per-row terms, of which only the <paramref name="keptRows"/> smallest row losses enter <c>Objective</c>, the scalar
+    /// the step differentiates. <c>Loss</c>, <c>Reconstruction</c> and <c>Kl</c> are over every row, as reported.
+    /// </summary>
+    public static (Tensor Objective, Tensor Loss, Tensor Reconstruction, Tensor Kl) ComputeTrimmed(
+        Tensor reconstruction, Tensor x, Tensor mu, Tensor logVar, TrainingScalars scalars, int keptRows)
+    {
+        var recPerRow = reconstruction.sub(x).pow(scalars.Two).sum(1);
+        var lv = Guard(logVar, scalars);
+        var klPerRow = lv.add(scalars.One, scalars.One).sub(mu.pow(scalars.Two)).sub(lv.exp()).sum(1).mul(scalars.MinusHalf);
+        var lossPerRow = recPerRow.add(klPerRow.mul(scalars.Beta), scalars.One);
+        var (kept, _) = lossPerRow.topk(keptRows, largest: false, sorted: false);
+        return (kept.sum(), lossPerRow.sum(), recPerRow.sum(), klPerRow.sum());
+    }
+
+    /// <summary>
+    /// Rows of a batch of <paramref name="batchRows"/> that the trimmed loss keeps: all but the <paramref name="fraction"/>
+    /// with the largest loss, rounded to the nearest row, and at least one.
+    /// </summary>
+    public static int KeptRows(int batchRows, double fraction) =>
+        Math.Max(1, batchRows - (int)Math.Round(fraction * batchRows));
 
     /// <summary>
     /// The training safeguard: logvar clamped from above at <paramref name="limit"/> wherever the loss and the

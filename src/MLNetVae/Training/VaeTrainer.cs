@@ -303,10 +303,17 @@ internal sealed class VaeTrainer
             var x = block.Load(inputs.Batches);
             var eps = randn(new long[] { count, options.LatentDim }, device: device, generator: inputs.Noise);
             var (reconstruction, mu, logVar) = inputs.Network.Forward(x, eps, scalars);
-            var (loss, rec, kl) = VaeLoss.Compute(reconstruction, x, mu, logVar, scalars);
+            Tensor objective, loss, rec, kl;
+            if (options.TrimmedLossFraction > 0)
+                (objective, loss, rec, kl) = VaeLoss.ComputeTrimmed(reconstruction, x, mu, logVar, scalars, VaeLoss.KeptRows(count, options.TrimmedLossFraction));
+            else
+            {
+                (loss, rec, kl) = VaeLoss.Compute(reconstruction, x, mu, logVar, scalars); // the design's loss, bit for bit the reference
+                objective = loss;
+            }
 
             inputs.Optimizer.ZeroGrad();
-            loss.backward();
+            objective.backward();
             if (options.GradientClipNormPerRow is > 0 and { } clip)
                 nn.utils.clip_grad_norm_(inputs.Parameters, clip * count);
             inputs.Optimizer.Step();

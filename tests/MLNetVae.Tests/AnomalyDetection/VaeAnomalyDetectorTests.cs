@@ -118,8 +118,11 @@ public class VaeAnomalyDetectorTests : IClassFixture<VaeAnomalyDetectorTests.Tra
     }
 
     [Fact]
-    public void FalsePositiveRateOnLabelledDataIsMetWithinOneRow()
+    public void FalsePositiveRateOnLabelledDataIsTheLowestThresholdThatMeetsIt()
     {
+        // The shipped 20news sample holds duplicate documents (identical rows score alike, 8 copies of one), so the rate
+        // reached can be short of the target by more than one row: the property is that the threshold is the lowest
+        // meeting the target, i.e. also flagging the rows scored exactly at the threshold would exceed it.
         foreach (double target in new[] { 0.02, 0.1, 0.25 })
         {
             var chosen = Detector.WithThresholdForFalsePositiveRate(trained.Test, target);
@@ -132,7 +135,10 @@ public class VaeAnomalyDetectorTests : IClassFixture<VaeAnomalyDetectorTests.Tra
             var flagged = ReadBooleans(scored, "PredictedLabel");
             int normals = labels.Count(l => l == 0);
             double falsePositiveRate = labels.Zip(flagged).Count(p => p.First == 0 && p.Second) / (double)normals;
-            Assert.InRange(falsePositiveRate, target - 1.0 / normals - 1e-9, target);
+            Assert.InRange(falsePositiveRate, 0.5 * target, target);
+            var scores = TestData.ReadScalars(scored, "Score");
+            double atOrAbove = labels.Zip(scores).Count(p => p.First == 0 && p.Second >= chosen.Threshold) / (double)normals;
+            Assert.True(atOrAbove > target, $"target {target}: a lower threshold would also meet it ({atOrAbove} at or above {chosen.Threshold})");
         }
     }
 

@@ -20,6 +20,9 @@ public class OptionsValidationTests
     [InlineData(nameof(VaeOptions.LogVarianceLimit), 0.0)]
     [InlineData(nameof(VaeOptions.GradientClipNormPerRow), -1.0)]
     [InlineData(nameof(VaeOptions.NumberOfThreads), 0)]
+    [InlineData(nameof(VaeOptions.TrimmedLossFraction), 0.5)]
+    [InlineData(nameof(VaeOptions.TrimmedLossFraction), -0.1)]
+    [InlineData(nameof(VaeOptions.TrimmedLossFraction), double.NaN)]
     public void OutOfRangeOptionsAreRejectedBeforeTrainingWithTheOptionNameAndValue(string option, object value)
     {
         var options = new VaeOptions();

@@ -197,12 +197,16 @@ public sealed class StreamingTrainingTests(ITestOutputHelper output)
     public void AStreamedDetectorDetectsAsWellAsTheInMemoryOneOnCardio()
     {
         var ml = new MLContext(seed: 1);
-        var data = ml.Data.Cache(TestData.LoadLabelledCsv(ml, CardioCsv));
-        double Auc(long? budget)
+        // Shuffled once, as docs/scaling.md asks of a source sorted by class: cardio's file lists its anomalies last, and a
+        // 390-row buffer would then feed batches of anomalies only, which the detector's trimmed loss cannot leave out.
+        var data = ml.Data.Cache(ml.Data.ShuffleRows(ml.Data.Cache(TestData.LoadLabelledCsv(ml, CardioCsv)), seed: 1));
+        // One 20-epoch training's AUC moves by ±0.05 with the seed on cardio: compare means over three seeds.
+        double Auc(long? budget) => new[] { 3, 4, 5 }.Average(seed => SeedAuc(budget, seed));
+        double SeedAuc(long? budget, int seed)
         {
             using var detector = ml.AnomalyDetection.Trainers.VariationalAutoencoder(new VaeAnomalyOptions
             {
-                Epochs = 20, NumberOfThreads = 1, Seed = 3, MaxInMemoryTrainingBytes = budget,
+                Epochs = 20, NumberOfThreads = 1, Seed = seed, MaxInMemoryTrainingBytes = budget,
             }).Fit(data);
             Assert.Equal(budget is not null, detector.Vae.TrainingReport!.ShuffleBufferRows is not null);
             Assert.True(float.IsFinite(detector.Threshold));
