@@ -237,7 +237,7 @@ public sealed record SplitRows(string Set, int Seed, int[] Train, int[] Test, in
 /// split separately with <c>Random(s)</c>); the training split subsampled to at most <c>maxTrainRows</c> rows (random,
 /// same seed) for the largest sets; both splits standardized with the training split's mean and population standard
 /// deviation (1 where it is 0); the VAE detector with default options (seed s) and RandomizedPca
-/// (rank = <see cref="VaeAnomalyOptions.Defaults.LatentDimFor"/>(d), capped below d and the training rows; zero mean;
+/// (rank = <see cref="VaeAnomalyOptions.Defaults.LatentDimFor(int)"/>(d), capped below d and the training rows; zero mean;
 /// seed s) trained on the training split INCLUDING its anomalies (labels unused); both score the test split;
 /// ROC-AUC from <c>mlContext.AnomalyDetection.Evaluate</c>.
 /// </summary>
@@ -269,7 +269,8 @@ public sealed class Protocol
                       $"training split capped at {MaxTrainRows:N0} rows (random subsample) for the largest sets; " +
                       "standardized with the training split's mean/std; trained on the training split including its anomalies " +
                       "(unsupervised, labels unused); ROC-AUC on the test split (mlContext.AnomalyDetection.Evaluate).");
-        sb.AppendLine($"VAE: VaeAnomalyOptions defaults (hidden = clamp(2d, 32, 512), latent = clamp(ceil(d/3), 2, 256), " +
+        sb.AppendLine($"VAE: VaeAnomalyOptions defaults (hidden = clamp(2d, 32, 512) and <= max(32, {VaeAnomalyOptions.Defaults.HiddenUnitsPerTrainingRow} x training rows), " +
+                      $"latent = clamp(ceil(d/3), 2, 256) and <= hidden/2, trimmed loss {d.TrimmedLossFraction} of each batch, " +
                       $"epochs = clamp(ceil({VaeAnomalyOptions.Defaults.TargetOptimizerSteps} / steps per epoch), {VaeAnomalyOptions.Defaults.MinimumEpochs}, {VaeAnomalyOptions.Defaults.MaximumEpochs}), " +
                       $"batch {d.BatchSize}, beta {d.Beta}, lr {d.LearningRate}, validation {d.ValidationFraction}, patience {d.EarlyStoppingPatience}, " +
                       $"KL warm-up {d.KlWarmupEpochs}, score {d.ScoreKind}), Seed = s, NumberOfThreads = 1" +

@@ -108,6 +108,35 @@ public sealed class VaeAnomalyOptions : VaeTrainingOptions
         }
 
         /// <summary>
+        /// Most hidden units per training row in the sizes chosen from the data (<see cref="HiddenDimFor(int, long)"/>):
+        /// a half. The design's 512/256 network holds 1.7 million weights; fitted to the 175 rows of an image-embedding set
+        /// it learns those rows rather than what they have in common. Measured on the four embedding sets (768–1000
+        /// features, 175–369 training rows): mean ROC-AUC +0.01 to +0.03 and 2x faster training (docs/evaluation.md);
+        /// every other set has more than twice as many training rows as hidden units and is unchanged.
+        /// </summary>
+        public const double HiddenUnitsPerTrainingRow = 0.5;
+
+        /// <summary>
+        /// The hidden width chosen for <paramref name="inputDim"/> features and <paramref name="trainingRows"/> rows when
+        /// <see cref="VaeAnomalyOptions.HiddenDim"/> is null: <see cref="HiddenDimFor(int)"/>, and at most
+        /// <see cref="HiddenUnitsPerTrainingRow"/> per row (rounded up), never below 32.
+        /// </summary>
+        public static int HiddenDimFor(int inputDim, long trainingRows)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(trainingRows); // 0 rows: Fit refuses the data itself, with its own message
+            long byRows = (long)Math.Ceiling(HiddenUnitsPerTrainingRow * trainingRows);
+            return (int)Math.Max(32, Math.Min(HiddenDimFor(inputDim), byRows));
+        }
+
+        /// <summary>
+        /// The latent size chosen for <paramref name="inputDim"/> features and <paramref name="trainingRows"/> rows when
+        /// <see cref="VaeAnomalyOptions.LatentDim"/> is null: <see cref="LatentDimFor(int)"/>, and at most half of
+        /// <see cref="HiddenDimFor(int, long)"/>, never below 2.
+        /// </summary>
+        public static int LatentDimFor(int inputDim, long trainingRows) =>
+            Math.Max(2, Math.Min(LatentDimFor(inputDim), HiddenDimFor(inputDim, trainingRows) / 2));
+
+        /// <summary>
         /// The epoch count chosen when <see cref="VaeAnomalyOptions.Epochs"/> is null: enough epochs for about
         /// <see cref="TargetOptimizerSteps"/> optimizer steps over <paramref name="trainingRows"/> rows, between
         /// <see cref="MinimumEpochs"/> and <see cref="MaximumEpochs"/>. Small data sets get more passes.
@@ -134,10 +163,10 @@ public sealed class VaeAnomalyOptions : VaeTrainingOptions
     /// <summary>Input column: a known-size vector of <see cref="float"/> (dense or sparse), free of NaN and ∞ for training.</summary>
     public string FeatureColumnName { get; set; } = Defaults.FeatureColumnName;
 
-    /// <summary>Width of the hidden layers; <see langword="null"/> chooses <see cref="Defaults.HiddenDimFor"/> of the input size.</summary>
+    /// <summary>Width of the hidden layers; <see langword="null"/> chooses <see cref="Defaults.HiddenDimFor(int, long)"/> of the input size and the training rows.</summary>
     public int? HiddenDim { get; set; }
 
-    /// <summary>Size of the latent space; <see langword="null"/> chooses <see cref="Defaults.LatentDimFor"/> of the input size.</summary>
+    /// <summary>Size of the latent space; <see langword="null"/> chooses <see cref="Defaults.LatentDimFor(int, long)"/> of the input size and the training rows.</summary>
     public int? LatentDim { get; set; }
 
     /// <summary>Maximum number of epochs; <see langword="null"/> chooses <see cref="Defaults.EpochsFor"/> of the row count.</summary>
@@ -221,8 +250,8 @@ public sealed class VaeAnomalyOptions : VaeTrainingOptions
         var vae = new VaeOptions
         {
             InputColumnName = FeatureColumnName,
-            HiddenDim = HiddenDim ?? Defaults.HiddenDimFor(inputDim),
-            LatentDim = LatentDim ?? Defaults.LatentDimFor(inputDim),
+            HiddenDim = HiddenDim ?? Defaults.HiddenDimFor(inputDim, rows),
+            LatentDim = LatentDim ?? Defaults.LatentDimFor(inputDim, rows),
             Epochs = Epochs ?? Defaults.EpochsFor(trainingRows, BatchSize),
         };
         CopyTrainingSettingsTo(vae);

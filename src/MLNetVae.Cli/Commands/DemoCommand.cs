@@ -106,7 +106,9 @@ internal static class DemoCommand
 
         var ml = new MLContext(seed: settings.Seed);
         var data = LabelledCsv.Load(ml, dataPath, cancellationToken);
-        int hiddenDim = VaeAnomalyOptions.Defaults.HiddenDimFor(data.FeatureCount), latentDim = VaeAnomalyOptions.Defaults.LatentDimFor(data.FeatureCount);
+        // The demo trains on every row (no calibration hold-out), so these are the sizes Fit chooses.
+        int hiddenDim = VaeAnomalyOptions.Defaults.HiddenDimFor(data.FeatureCount, data.RowCount);
+        int latentDim = VaeAnomalyOptions.Defaults.LatentDimFor(data.FeatureCount, data.RowCount);
         console.MarkupLineInterpolated(
             $"[bold]Data[/] {dataPath}: {data.RowCount} rows × {data.FeatureCount} features, {data.AnomalyCount} labelled anomalies [grey](labels are used only for evaluation)[/]");
         console.MarkupLineInterpolated(

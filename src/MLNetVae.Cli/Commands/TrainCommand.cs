@@ -172,8 +172,11 @@ internal static class TrainCommand
             new ColumnSelection(settings.LabelColumn, settings.LabelColumnGiven, settings.InputColumns), cancellationToken);
         console.MarkupLineInterpolated(
             $"[bold]Data[/] {dataPath}: {data.RowCount} rows × {data.FeatureCount} features{LabelNote(data)}");
-        int hiddenDim = options.HiddenDim ?? VaeAnomalyOptions.Defaults.HiddenDimFor(data.FeatureCount);
-        int latentDim = options.LatentDim ?? VaeAnomalyOptions.Defaults.LatentDimFor(data.FeatureCount);
+        // Sizes chosen from the data depend on the rows that train; a calibration hold-out is drawn row by row, so before
+        // Fit this is its expected size (the "Trained" line reports the network Fit built).
+        long expectedTrainingRows = Math.Max(1, data.RowCount - (long)Math.Round(data.RowCount * options.CalibrationFraction));
+        int hiddenDim = options.HiddenDim ?? VaeAnomalyOptions.Defaults.HiddenDimFor(data.FeatureCount, expectedTrainingRows);
+        int latentDim = options.LatentDim ?? VaeAnomalyOptions.Defaults.LatentDimFor(data.FeatureCount, expectedTrainingRows);
         console.MarkupLineInterpolated(
             $"[bold]Detector[/] VAE {data.FeatureCount} → {hiddenDim} → {hiddenDim} → {latentDim}{(options.HiddenDim is null || options.LatentDim is null ? " (sizes chosen from the input)" : "")}, score {options.ScoreKind}{(options.ScoreKind == VaeAnomalyScoreKind.ReconstructionError ? "" : $" ({options.MonteCarloSamples} draws)")}, batch {options.BatchSize}, lr {Invariant(options.LearningRate)}, β {Invariant(options.Beta)}, {Format.Percent(options.ValidationFraction)} held out for validation, {(options.Standardize ? "standardized" : "not standardized")}, seed {settings.Seed}, {settings.Threads} thread{(settings.Threads == 1 ? "" : "s")}{(options.ScoringPrecision == VaeScoringPrecision.Int8 ? ", int8 scoring" : "")}");
         if (options.CalibrationFraction > 0)
@@ -208,7 +211,7 @@ internal static class TrainCommand
                 $"[yellow]Stopped by Ctrl+C[/] after {training.Epochs.Count} complete epoch{(training.Epochs.Count == 1 ? "" : "s")}; writing the best model so far (epoch {training.BestEpoch}).");
         else
             console.MarkupLineInterpolated(
-                $"Trained {training.Epochs.Count} epochs in {trainSeconds:0.0} s on {training.Device} ({training.Threads} thread{(training.Threads == 1 ? "" : "s")}); {training.StopReason}; kept the weights of epoch {training.BestEpoch}.");
+                $"Trained {training.Epochs.Count} epochs in {trainSeconds:0.0} s on {training.Device} ({training.Threads} thread{(training.Threads == 1 ? "" : "s")}), VAE {vae.InputDim} → {vae.HiddenDim} → {vae.HiddenDim} → {vae.LatentDim}; {training.StopReason}; kept the weights of epoch {training.BestEpoch}.");
 
         // From here on a cancelled run still finishes: the files are what Ctrl+C asked to keep.
         var work = cancelled ? CancellationToken.None : cancellationToken;

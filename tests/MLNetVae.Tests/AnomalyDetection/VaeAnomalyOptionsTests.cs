@@ -74,6 +74,18 @@ public class VaeAnomalyOptionsTests
         Assert.Equal(latent, VaeAnomalyOptions.Defaults.LatentDimFor(inputDim));
     }
 
+    [Theory]
+    [InlineData(768, 10_000, 512, 256)]  // plenty of rows: the input's rule
+    [InlineData(768, 369, 185, 92)]      // 20news' training rows: at most half a hidden unit per row
+    [InlineData(1000, 175, 88, 44)]
+    [InlineData(21, 60, 32, 7)]          // never below 32 hidden units; the latent rule of the input still applies
+    [InlineData(100, 40, 32, 16)]        // latent at most half the hidden width
+    public void SizesShrinkForFewTrainingRows(int inputDim, long rows, int hidden, int latent)
+    {
+        Assert.Equal(hidden, VaeAnomalyOptions.Defaults.HiddenDimFor(inputDim, rows));
+        Assert.Equal(latent, VaeAnomalyOptions.Defaults.LatentDimFor(inputDim, rows));
+    }
+
     [Fact]
     public void EpochsAreChosenFromTheRowCount()
     {
@@ -89,10 +101,11 @@ public class VaeAnomalyOptionsTests
         var ml = new MLContext(seed: 3);
         var data = ml.Data.TakeRows(TestData.LoadLabelledCsv(ml, TestData.NewsEmbeddingsCsv), 100);
         using var detector = ml.AnomalyDetection.Trainers.VariationalAutoencoder(new VaeAnomalyOptions { Epochs = 1, NumberOfThreads = 1 }).Fit(data);
-        Assert.Equal(512, detector.Vae.HiddenDim);
-        Assert.Equal(256, detector.Vae.LatentDim);
-        Assert.Equal(512, detector.Options.HiddenDim);
-        Assert.Equal(256, detector.Options.LatentDim);
+        // 768 features and 100 rows: half a hidden unit per row (50), latent half of that.
+        Assert.Equal(50, detector.Vae.HiddenDim);
+        Assert.Equal(25, detector.Vae.LatentDim);
+        Assert.Equal(50, detector.Options.HiddenDim);
+        Assert.Equal(25, detector.Options.LatentDim);
         Assert.Equal(1, detector.Options.Epochs);
         // The seed was drawn from the MLContext; Options reports the one used (also the sampling scores' seed).
         Assert.Equal(detector.Vae.TrainingReport!.Seed, detector.Options.Seed);

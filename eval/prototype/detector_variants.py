@@ -1,0 +1,165 @@
+"""PyTorch prototype of the anomaly detector's VAE, used to screen ideas for issue 14 before building them in C#.
+
+Same model, loss, sizes, schedule (batch 64, Adam 1e-3, ~2,000 steps in 20-300 epochs, 10% validation, patience 20) and
+score (negative ELBO, beta 1, 10 draws) as VaeAnomalyOptions' defaults before issue 14, on the 23 shared sets with
+odds_classic.py's splits (sklearn's stratified 60/40, seeds 0..), standardized; IsolationForest on the same splits.
+Not the library: figures differ from eval/MLNetVae.Evaluation's by the splits and the seeds; use it for side-by-side
+comparisons of variants only (docs/evaluation.md, "PyTorch screening"). Variants:
+  --trim F      leave the F share of each batch's worst rows out of the step (what shipped, F = 0.2)
+  --hpr F       hidden <= F x training rows (what shipped, F = 0.5), latent <= hidden / 2
+  --variant lv  learned per-feature observation variance (floor --floor on its log);  iw: importance-weighted score
+  --ens N       N seeds, robustly standardized scores summed;  --prep gauss: per-feature Gaussianizing map
+  --vt 1        trimmed validation loss too;  --drop F: input dropout;  --steps N: optimizer steps
+Run: LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp OMP_NUM_THREADS=1 /usr/bin/python3 detector_variants.py --seeds 2 --trim 0.2
+(needs python3-torch and python3-sklearn; about 3 minutes per 2-seed run on one core)."""
+import json, math, pathlib, sys, time, argparse
+import numpy as np, torch
+from sklearn.model_selection import train_test_split
+from sklearn.ensemble import IsolationForest
+from sklearn.metrics import roc_auc_score
+torch.set_num_threads(1)
+root = pathlib.Path(__file__).resolve().parents[3] / "shared" / "data"  # ../shared/data beside the repo
+ap = argparse.ArgumentParser()
+ap.add_argument("--variant", default="base"); ap.add_argument("--seeds", type=int, default=1)
+ap.add_argument("--sets", default=""); ap.add_argument("--out", default="")
+ap.add_argument("--floor", type=float, default=-4.6); ap.add_argument("--hpr", type=float, default=0)
+ap.add_argument("--ens", type=int, default=1); ap.add_argument("--K", type=int, default=10)
+ap.add_argument("--steps", type=int, default=2000); ap.add_argument("--wd", type=float, default=0)
+ap.add_argument("--drop", type=float, default=0); ap.add_argument("--prep", default="std"); ap.add_argument("--trim", type=float, default=0); ap.add_argument("--trimwarm", type=int, default=0); ap.add_argument("--vt", type=int, default=0); ap.add_argument("--knots", type=int, default=33)
+a = ap.parse_args()
+sets = sorted((root / "odds").glob("*.csv")) + sorted((root / "embeddings").glob("*.csv"))
+if a.sets: sets = [p for p in sets if p.stem in a.sets.split(",")]
+
+def load(p):
+    arr = np.loadtxt(p, delimiter=",", skiprows=1, dtype=np.float64); return arr[:, 1:], arr[:, 0].astype(int)
+
+class Vae(torch.nn.Module):
+    def __init__(s, d, h, l, learned_var):
+        super().__init__()
+        L = torch.nn.Linear; R = torch.nn.ReLU
+        s.enc = torch.nn.Sequential(L(d, h), R(), L(h, h), R(), L(h, 2 * l))
+        s.dec = torch.nn.Sequential(L(l, h), R(), L(h, h), R(), L(h, d))
+        s.l = l
+        s.obs = torch.nn.Parameter(torch.zeros(d)) if learned_var else None
+    def encode(s, x):
+        o = s.enc(x); return o[:, :s.l], torch.clamp(o[:, s.l:], max=10.0)
+
+def obs_logvar(m, floor):
+    # base: SSE == Gaussian with variance 1/2 -> log(0.5)
+    return torch.clamp(m.obs, min=floor) if m.obs is not None else torch.tensor(math.log(0.5))
+
+def nll(x, xh, lv):  # -log p(x|z) without 2pi constant
+    return (0.5 * (x - xh) ** 2 / lv.exp() + 0.5 * lv).sum(-1)
+
+def train(X, seed, variant):
+    torch.manual_seed(seed); rng = np.random.RandomState(seed)
+    n, d = X.shape
+    h = int(np.clip(2 * d, 32, 512)); l = int(np.clip((d + 2) // 3, 2, 256))
+    if a.hpr > 0:
+        h = int(min(h, max(32, a.hpr * n))); l = int(min(l, max(2, h // 2)))
+    learned = "lv" in variant
+    m = Vae(d, h, l, learned)
+    perm = rng.permutation(n); nv = int(round(0.1 * n)); va, tr = perm[:nv], perm[nv:]
+    Xt = torch.tensor(X, dtype=torch.float32)
+    opt = torch.optim.Adam(m.parameters(), lr=1e-3, weight_decay=a.wd)
+    spe = max(1, math.ceil(len(tr) / 64)); epochs = int(np.clip(math.ceil(a.steps / spe), 20, 300))
+    best, bestv, wait = None, float("inf"), 0
+    gv = torch.Generator().manual_seed(seed + 1)
+    epsv = torch.randn(nv, l, generator=gv)
+    for ep in range(epochs):
+        m.train()
+        idx = torch.tensor(rng.permutation(tr))
+        for b in range(0, len(idx), 64):
+            x = Xt[idx[b:b + 64]]
+            if a.drop > 0: xin = torch.nn.functional.dropout(x, a.drop)
+            else: xin = x
+            mu, lv = m.encode(xin); z = mu + (0.5 * lv).exp() * torch.randn_like(mu)
+            xh = m.dec(z); kl = -0.5 * (1 + lv - mu ** 2 - lv.exp()).sum(-1)
+            if learned: rl = nll(x, xh, obs_logvar(m, a.floor)) + kl
+            else: rl = ((x - xh) ** 2).sum(-1) + kl
+            if a.trim > 0 and ep >= a.trimwarm:
+                keep = len(rl) - int(round(a.trim * len(rl)))
+                rl = torch.topk(rl, keep, largest=False).values
+            loss = rl.sum()
+            opt.zero_grad(); loss.backward(); opt.step()
+        m.eval()
+        with torch.no_grad():
+            x = Xt[va]; mu, lv = m.encode(x); xh = m.dec(mu + (0.5 * lv).exp() * epsv)
+            kl = -0.5 * (1 + lv - mu ** 2 - lv.exp()).sum(-1)
+            rows = (nll(x, xh, obs_logvar(m, a.floor)) if learned else ((x - xh) ** 2).sum(-1)) + kl
+            if a.vt: rows = torch.topk(rows, len(rows) - int(round(a.trim * len(rows))), largest=False).values
+            v = float(rows.sum())
+        if v < bestv: bestv, best, wait = v, {k: t.clone() for k, t in m.state_dict().items()}, 0
+        else:
+            wait += 1
+            if wait >= 20: break
+    m.load_state_dict(best); m.eval(); return m
+
+def score(m, X, variant, seed, K):
+    x = torch.tensor(X, dtype=torch.float32)
+    g = torch.Generator().manual_seed(1000 + seed)
+    with torch.no_grad():
+        mu, lv = m.encode(x); eps = torch.randn(K, mu.shape[1], generator=g)
+        z = mu[:, None, :] + (0.5 * lv).exp()[:, None, :] * eps[None]  # [n,K,l]
+        xh = m.dec(z.reshape(-1, mu.shape[1])).reshape(len(x), K, -1)
+        olv = obs_logvar(m, a.floor)
+        rec = nll(x[:, None, :], xh, olv)  # [n,K]
+        if not ("lv" in variant):
+            rec = ((x[:, None, :] - xh) ** 2).sum(-1)  # base units (sigma^2 = 1/2 minus constants)
+        kl = -0.5 * (1 + lv - mu ** 2 - lv.exp()).sum(-1)
+        if "iw" in variant:
+            logpz = -0.5 * (z ** 2).sum(-1)
+            logq = -0.5 * (eps[None] ** 2).sum(-1) - 0.5 * lv.sum(-1, keepdim=True)
+            logw = -rec + logpz - logq
+            return -(torch.logsumexp(logw, 1) - math.log(K)).numpy()
+        return (rec.mean(1) + kl).numpy()
+
+from statistics import NormalDist
+def gauss_map(tr, te, K):
+    n = len(tr); nd = NormalDist()
+    lim = min(3.0, nd.inv_cdf(n / (n + 1.0)))
+    p = np.array([nd.cdf(t) for t in np.linspace(-lim, lim, K)])
+    tgt = np.array([nd.inv_cdf(q) for q in p])
+    otr, ote = np.empty_like(tr), np.empty_like(te)
+    for j in range(tr.shape[1]):
+        c = tr[:, j]; sd = c.std(); sd = sd if sd > 1e-6 else 1.0
+        q = np.quantile(c, p)
+        u, inv = np.unique(q, return_inverse=True)
+        t = np.array([tgt[inv == i].mean() for i in range(len(u))])
+        def f(v):
+            if len(u) == 1: return (v - u[0]) / sd
+            y = np.interp(v, u, t)
+            y = np.where(v < u[0], t[0] + (v - u[0]) / sd, y)
+            return np.where(v > u[-1], t[-1] + (v - u[-1]) / sd, y)
+        otr[:, j] = f(c); ote[:, j] = f(te[:, j])
+    return otr, ote
+
+res = {}
+t0 = time.time()
+for p in sets:
+    X, y = load(p); name = p.stem; aucs, ifs, secs = [], [], []
+    for s in range(a.seeds):
+        itr, ite = train_test_split(np.arange(len(y)), test_size=0.4, stratify=y, random_state=s)
+        if len(itr) > 10000: itr = itr[np.random.RandomState(s).choice(len(itr), 10000, replace=False)]
+        tr, te, yte = X[itr], X[ite], y[ite]
+        if a.prep == "std":
+            mm, sd = tr.mean(0), tr.std(0); sd[sd < 1e-6] = 1; tr = (tr - mm) / sd; te = (te - mm) / sd
+        else:
+            tr, te = gauss_map(tr, te, a.knots)
+        t = time.time(); sc = 0
+        for e in range(a.ens):
+            m = train(tr, s * 100 + e, a.variant)
+            st = score(m, te, a.variant, s * 100 + e, a.K)
+            if a.ens > 1:
+                sr = score(m, tr, a.variant, s * 100 + e, a.K); st = (st - np.median(sr)) / (np.percentile(sr, 75) - np.percentile(sr, 25) + 1e-12)
+            sc = sc + st
+        secs.append(time.time() - t)
+        aucs.append(roc_auc_score(yte, sc))
+        ifs.append(roc_auc_score(yte, -IsolationForest(random_state=s).fit(tr).score_samples(te)))
+    res[name] = dict(vae=float(np.mean(aucs)), iforest=float(np.mean(ifs)), secs=float(np.mean(secs)))
+    print(f"{name:12s} vae {res[name]['vae']:.3f} if {res[name]['iforest']:.3f} {res[name]['secs']:.1f}s", flush=True)
+v = np.array([r["vae"] for r in res.values()]); f = np.array([r["iforest"] for r in res.values()])
+w = int((v - f > 0.005).sum()); l = int((f - v > 0.005).sum())
+print(f"MEAN {a.variant} vae {v.mean():.4f} if {f.mean():.4f} W/L/T {w}/{l}/{len(v)-w-l}  worse>0.05: " +
+      ", ".join(f"{k} {r['vae']-r['iforest']:+.3f}" for k, r in res.items() if r['iforest'] - r['vae'] > 0.05) + f"  ({time.time()-t0:.0f}s)")
+if a.out: json.dump(res, open(a.out, "w"), indent=1)
