@@ -1,6 +1,7 @@
 namespace MLNetVae;
 
-/// <summary>Progress of <see cref="VaeEstimator.Fit"/> after one epoch. Losses are per row (the summed loss divided by the row count).</summary>
+/// <summary>Progress of <see cref="VaeEstimator.Fit"/> after one epoch. Losses are per row (the summed loss divided by the row count; with
+/// <see cref="VaeTrainingOptions.TrimmedLossFraction"/> the training losses are over the rows the steps kept).</summary>
 /// <param name="Epoch">1-based epoch number.</param>
 /// <param name="TotalEpochs">The configured maximum number of epochs.</param>
 /// <param name="TrainLoss">Training loss per row: <see cref="TrainReconstructionLoss"/> + β · <see cref="TrainKlDivergence"/> (β = <see cref="KlWeight"/> during KL warm-up).</param>

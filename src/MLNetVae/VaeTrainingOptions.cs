@@ -84,8 +84,8 @@ public abstract class VaeTrainingOptions
     /// least-trimmed-squares regression), in [0, 0.5). Unlabelled training data for a detector holds the anomalies it
     /// should flag; a VAE fitted to every row learns to reconstruct them too, and trimming keeps the model on the bulk of
     /// the data. 0 (<see cref="VaeOptions"/>' default) is the design's loss over every row; the detector trims 0.2
-    /// (<see cref="VaeAnomalyOptions.Defaults.TrimmedLossFraction"/>, docs/evaluation.md). Validation and the reported
-    /// losses still count every row.
+    /// (<see cref="VaeAnomalyOptions.Defaults.TrimmedLossFraction"/>, docs/evaluation.md). The reported training losses
+    /// are those of the kept rows (what the steps minimize); the validation loss still counts every validation row.
     /// </summary>
     public double TrimmedLossFraction { get; set; } = VaeOptions.Defaults.TrimmedLossFraction;
 

@@ -138,15 +138,25 @@ internal static class DemoCommand
         // The evaluation's rank rule: the VAE's latent size, at most half the rows (near the row count ML.NET's score is NaN).
         var pca = PcaBaseline.FitAndScore(ml, data, Math.Min(vae.LatentDim, data.RowCount / 2), settings.Seed, cancellationToken);
 
+        // 2b. The classic detector users would pick instead: scikit-learn's IsolationForest on the same rows, when the
+        // machine has Python with scikit-learn (ML.NET has none); otherwise the table says why it is missing.
+        var allRows = Enumerable.Range(0, data.RowCount).ToArray();
+        var (forest, forestSkipped) = IsolationForestBaseline.Run(
+            new Dictionary<string, string> { ["demo"] = dataPath }, [new IsolationForestSplit("demo", settings.Seed, allRows, allRows, WithScores: true)]);
+        cancellationToken.ThrowIfCancellationRequested();
+
         // 3. All scored against the labels the same way.
         var vaeResult = AnomalyEvaluation.Evaluate(ml, $"VAE detector ({options.ScoreKind})", data.Labels, vaeScores, vaeTrainSeconds, vaeScoreSeconds);
         var pcaResult = AnomalyEvaluation.Evaluate(ml, $"PCA-{pca.Rank} ML.NET score", data.Labels, pca.MlNetScores, pca.TrainSeconds, pca.ScoreSeconds);
         var pcaErrorResult = AnomalyEvaluation.Evaluate(ml, $"PCA-{pca.Rank} recon. error", data.Labels, pca.ReconstructionErrors, pca.TrainSeconds, pca.ScoreSeconds);
+        var forestResult = forest is [{ Scores: { } forestScores } run]
+            ? AnomalyEvaluation.Evaluate(ml, "IsolationForest (scikit-learn)", data.Labels, forestScores, run.FitSeconds, run.ScoreSeconds)
+            : null;
         cancellationToken.ThrowIfCancellationRequested();
 
         // 4. Files.
         var projection = LatentProjection.ToTwoDimensions(mu);
-        var report = DemoReport.Create(dataPath, data, vae.Options, training, vaeResult, pca.Rank, settings.Seed, pcaResult, pcaErrorResult, projection, total.Elapsed.TotalSeconds);
+        var report = DemoReport.Create(dataPath, data, vae.Options, training, vaeResult, pca.Rank, settings.Seed, pcaResult, pcaErrorResult, forestResult, forestSkipped, projection, total.Elapsed.TotalSeconds);
         var onnx = OnnxPair.Of(vae);
         output.WriteAll(
         [
@@ -157,7 +167,9 @@ internal static class DemoCommand
         ], cancellationToken);
 
         console.WriteLine();
-        console.Write(ResultsTable.Create([vaeResult, pcaResult, pcaErrorResult]));
+        console.Write(ResultsTable.Create(forestResult is null ? [vaeResult, pcaResult, pcaErrorResult] : [vaeResult, forestResult, pcaResult, pcaErrorResult]));
+        if (forestResult is null)
+            console.MarkupLineInterpolated($"[grey]IsolationForest (scikit-learn) not shown: {forestSkipped}[/]");
         console.MarkupLineInterpolated(
             $"[grey]Unsupervised: every model is fitted on all {data.RowCount} rows without labels; the labels only score the results. P/R@top{Format.Percent(1 - vaeResult.ThresholdQuantile)}: precision/recall when the top {Format.Percent(1 - vaeResult.ThresholdQuantile)} of a method's scores are flagged. DR@{vaeResult.FalsePositiveCount}FP: share of anomalies scored above the {vaeResult.FalsePositiveCount}th-highest normal row. ML.NET score: RandomizedPca's Score (residual / row norm); recon. error: the same PCA's squared residual.[/]");
         console.WriteLine();

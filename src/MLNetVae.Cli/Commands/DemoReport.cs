@@ -13,6 +13,7 @@ internal sealed record DemoReport(
     DemoReport.VaeInfo Vae,
     DemoReport.PcaInfo Pca,
     DemoReport.PcaInfo PcaReconstructionError,
+    DemoReport.IsolationForestInfo IsolationForest,
     DemoReport.ProjectionInfo LatentProjection,
     double TotalSeconds)
 {
@@ -22,10 +23,13 @@ internal sealed record DemoReport(
 
     internal sealed record PcaInfo(int Rank, int Seed, string Score, AnomalyResult Result);
 
+    /// <summary>scikit-learn's IsolationForest on the same rows; <c>Result</c> null and <c>Skipped</c> the reason when it could not run.</summary>
+    internal sealed record IsolationForestInfo(int Seed, string Implementation, AnomalyResult? Result, string? Skipped);
+
     internal sealed record ProjectionInfo(string Method, double ExplainedVarianceX, double ExplainedVarianceY);
 
     public static DemoReport Create(string dataPath, LabelledData data, VaeOptions options, VaeTrainingReport training,
-        AnomalyResult vae, int pcaRank, int pcaSeed, AnomalyResult pca, AnomalyResult pcaError, Projection2D projection, double totalSeconds) => new(
+        AnomalyResult vae, int pcaRank, int pcaSeed, AnomalyResult pca, AnomalyResult pcaError, AnomalyResult? forest, string? forestSkipped, Projection2D projection, double totalSeconds) => new(
         "mlnetvae demo",
         typeof(DemoReport).Assembly.GetName().Version?.ToString(3) ?? "unknown",
         DateTimeOffset.UtcNow,
@@ -34,6 +38,7 @@ internal sealed record DemoReport(
         new VaeInfo(VaeSettings.From(options), TrainingInfo.From(training), vae),
         new PcaInfo(pcaRank, pcaSeed, "ML.NET RandomizedPca Score (residual norm / norm of the centred row) on mean-variance normalized features", pca),
         new PcaInfo(pcaRank, pcaSeed, "squared residual of the same RandomizedPca model: distance² of the centred row to the principal subspace", pcaError),
+        new IsolationForestInfo(pcaSeed, "scikit-learn IsolationForest, its defaults (scripts/isolation_forest.py), on the same standardized rows", forest, forestSkipped),
         new ProjectionInfo("PCA of Mu (covariance power iteration)", projection.ExplainedX, projection.ExplainedY),
         totalSeconds);
 }

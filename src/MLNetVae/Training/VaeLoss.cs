@@ -34,19 +34,21 @@ internal static class VaeLoss
     }
 
     /// <summary>
-    /// The trimmed loss (<see cref="VaeTrainingOptions.TrimmedLossFraction"/>): <see cref="Compute(Tensor, Tensor, Tensor, Tensor, TrainingScalars)"/>'s
-    /// per-row terms, of which only the <paramref name="keptRows"/> smallest row losses enter <c>Objective</c>, the scalar
-    /// the step differentiates. <c>Loss</c>, <c>Reconstruction</c> and <c>Kl</c> are over every row, as reported.
+    /// The trimmed loss (<see cref="VaeTrainingOptions.TrimmedLossFraction"/>): the per-row terms of
+    /// <see cref="Compute(Tensor, Tensor, Tensor, Tensor, TrainingScalars)"/>, of which only the <paramref name="keptRows"/>
+    /// rows with the smallest loss are summed. The step differentiates that sum, so the other rows get no gradient, and the
+    /// reconstruction and KL terms reported are those of the same kept rows (what training minimizes: the rows left
+    /// out are free to fit badly, and their terms would make the reported curve jump).
     /// </summary>
-    public static (Tensor Objective, Tensor Loss, Tensor Reconstruction, Tensor Kl) ComputeTrimmed(
+    public static (Tensor Loss, Tensor Reconstruction, Tensor Kl) ComputeTrimmed(
         Tensor reconstruction, Tensor x, Tensor mu, Tensor logVar, TrainingScalars scalars, int keptRows)
     {
         var recPerRow = reconstruction.sub(x).pow(scalars.Two).sum(1);
         var lv = Guard(logVar, scalars);
         var klPerRow = lv.add(scalars.One, scalars.One).sub(mu.pow(scalars.Two)).sub(lv.exp()).sum(1).mul(scalars.MinusHalf);
         var lossPerRow = recPerRow.add(klPerRow.mul(scalars.Beta), scalars.One);
-        var (kept, _) = lossPerRow.topk(keptRows, largest: false, sorted: false);
-        return (kept.sum(), lossPerRow.sum(), recPerRow.sum(), klPerRow.sum());
+        var (kept, keptIndex) = lossPerRow.topk(keptRows, largest: false, sorted: false);
+        return (kept.sum(), recPerRow.index_select(0, keptIndex).sum(), klPerRow.index_select(0, keptIndex).sum());
     }
 
     /// <summary>

@@ -151,7 +151,7 @@ internal sealed class VaeTrainer
         // A warm-up epoch's smaller β gets Scalars of its own, held for the epoch (see TrainingScalars).
         using var warmupScalars = warmingUp ? new TrainingScalars(beta, options.LogVarianceLimit) : null;
         var sums = TrainEpoch(epoch, run.EpochInputs, warmupScalars ?? run.Scalars, cancellation);
-        int n = run.Rows.TrainCount;
+        double n = Math.Max(1, sums.Rows); // per row the loss was summed over (all training rows, or the kept ones)
 
         double? validationLoss = run.Validating ? ValidationLoss(run.Network, run.EvaluationBlocks, run.Rows, run.Scalars, cancellation) : null;
         if (validationLoss is { } v && !double.IsFinite(v))
@@ -160,7 +160,7 @@ internal sealed class VaeTrainer
 
         bool isBest = best.Observe(epoch, warmingUp, validationLoss);
         var report = new VaeEpochReport(epoch, options.Epochs, sums.Loss / n, sums.Reconstruction / n, sums.Kl / n, validationLoss,
-            n / Math.Max(epochClock.Elapsed.TotalSeconds, 1e-9), clock.Elapsed, isBest, beta);
+            run.Rows.TrainCount / Math.Max(epochClock.Elapsed.TotalSeconds, 1e-9), clock.Elapsed, isBest, beta);
         return (report, sums.Batches);
     }
 
@@ -283,8 +283,11 @@ internal sealed class VaeTrainer
     private sealed record EpochInputs(VaeNetwork Network, RowBatchLoader Batches, TrainingRows Rows, Random Random,
         VaeAdam Optimizer, Generator Noise, TorchSharp.Modules.Parameter[] Parameters);
 
-    /// <summary>Summed per-batch losses of an epoch and the number of batches.</summary>
-    private readonly record struct EpochSums(double Loss, double Reconstruction, double Kl, int Batches);
+    /// <summary>
+    /// Summed per-batch losses of an epoch, the number of batches and the rows the sums are over (the training rows, or
+    /// those the trimmed loss kept).
+    /// </summary>
+    private readonly record struct EpochSums(double Loss, double Reconstruction, double Kl, int Batches, long Rows);
 
     /// <summary>
     /// One pass over the training rows in a new order (drawn from the run's generator): a forward pass, the loss, a backward
@@ -295,6 +298,7 @@ internal sealed class VaeTrainer
     {
         double lossSum = 0, recSum = 0, klSum = 0;
         int batchIndex = 0;
+        long keptRows = 0;
         foreach (var block in inputs.Rows.TrainingBatches(options.BatchSize, inputs.Random, cancellation))
         {
             cancellation.ThrowIfCancellationRequested();
@@ -303,17 +307,13 @@ internal sealed class VaeTrainer
             var x = block.Load(inputs.Batches);
             var eps = randn(new long[] { count, options.LatentDim }, device: device, generator: inputs.Noise);
             var (reconstruction, mu, logVar) = inputs.Network.Forward(x, eps, scalars);
-            Tensor objective, loss, rec, kl;
-            if (options.TrimmedLossFraction > 0)
-                (objective, loss, rec, kl) = VaeLoss.ComputeTrimmed(reconstruction, x, mu, logVar, scalars, VaeLoss.KeptRows(count, options.TrimmedLossFraction));
-            else
-            {
-                (loss, rec, kl) = VaeLoss.Compute(reconstruction, x, mu, logVar, scalars); // the design's loss, bit for bit the reference
-                objective = loss;
-            }
+            int kept = options.TrimmedLossFraction > 0 ? VaeLoss.KeptRows(count, options.TrimmedLossFraction) : count;
+            var (loss, rec, kl) = kept < count
+                ? VaeLoss.ComputeTrimmed(reconstruction, x, mu, logVar, scalars, kept)
+                : VaeLoss.Compute(reconstruction, x, mu, logVar, scalars); // the design's loss, bit for bit the reference
 
             inputs.Optimizer.ZeroGrad();
-            objective.backward();
+            loss.backward();
             if (options.GradientClipNormPerRow is > 0 and { } clip)
                 nn.utils.clip_grad_norm_(inputs.Parameters, clip * count);
             inputs.Optimizer.Step();
@@ -324,9 +324,10 @@ internal sealed class VaeTrainer
             lossSum += lossValue;
             recSum += rec.item<float>();
             klSum += kl.item<float>();
+            keptRows += kept;
             batchIndex++;
         }
-        return new EpochSums(lossSum, recSum, klSum, batchIndex);
+        return new EpochSums(lossSum, recSum, klSum, batchIndex, keptRows);
     }
 
     /// <summary>β of an epoch: linear from 0 (epoch 1) to <see cref="VaeTrainingOptions.Beta"/> at epoch KlWarmupEpochs + 1.</summary>

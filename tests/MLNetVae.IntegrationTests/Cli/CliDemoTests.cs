@@ -17,6 +17,16 @@ public sealed class CliDemoTests : IDisposable
 
     public void Dispose() => temp.Delete(recursive: true);
 
+    private static bool ScikitLearnIsInstalled()
+    {
+        if (!File.Exists("/usr/bin/python3"))
+            return false;
+        using var python = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("/usr/bin/python3", ["-c", "import sklearn"])
+            { RedirectStandardError = true })!;
+        python.WaitForExit();
+        return python.ExitCode == 0;
+    }
+
     [Fact]
     public void DemoWritesModelsPlotsAndReport_ThenRefusesToOverwriteThem()
     {
@@ -46,6 +56,19 @@ public sealed class CliDemoTests : IDisposable
             {
                 double auc = report.RootElement.GetProperty(method).GetProperty("result").GetProperty("rocAuc").GetDouble();
                 Assert.True(auc > 0 && auc <= 1, $"{method} ROC-AUC {auc}");
+            }
+            // IsolationForest is shown when the machine has scikit-learn, and says why not otherwise.
+            var forest = report.RootElement.GetProperty("isolationForest");
+            if (ScikitLearnIsInstalled())
+            {
+                double auc = forest.GetProperty("result").GetProperty("rocAuc").GetDouble();
+                Assert.True(auc > 0.5 && auc <= 1, $"IsolationForest ROC-AUC {auc}");
+                Assert.Contains("IsolationForest (scikit-learn)", run.Out);
+            }
+            else
+            {
+                Assert.Equal(JsonValueKind.Null, forest.GetProperty("result").ValueKind);
+                Assert.Contains("IsolationForest (scikit-learn) not shown:", run.Out);
             }
             var training = report.RootElement.GetProperty("vae").GetProperty("training");
             Assert.Equal(3, training.GetProperty("epochsRun").GetInt32());
