@@ -9,7 +9,8 @@ comparisons of variants only (docs/evaluation.md, "PyTorch screening"). Variants
   --hpr F       hidden <= F x training rows (what shipped, F = 0.5), latent <= hidden / 2
   --variant lv  learned per-feature observation variance (floor --floor on its log);  iw: importance-weighted score
   --ens N       N seeds, robustly standardized scores summed;  --prep gauss: per-feature Gaussianizing map
-  --vt 1        trimmed validation loss too;  --drop F: input dropout;  --steps N: optimizer steps
+  --vt 1        trimmed validation loss too;  --drop F: input dropout;  --steps N: optimizer steps;  --bs N: batch
+  --variant lap Laplace likelihood (2 * sum |x - x_hat|) in loss and score;  --mix base,lap: one model of each, summed
 Run: LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp OMP_NUM_THREADS=1 /usr/bin/python3 detector_variants.py --seeds 2 --trim 0.2
 (needs python3-torch and python3-sklearn; about 3 minutes per 2-seed run on one core)."""
 import json, math, pathlib, sys, time, argparse
@@ -25,7 +26,7 @@ ap.add_argument("--sets", default=""); ap.add_argument("--out", default="")
 ap.add_argument("--floor", type=float, default=-4.6); ap.add_argument("--hpr", type=float, default=0)
 ap.add_argument("--ens", type=int, default=1); ap.add_argument("--K", type=int, default=10)
 ap.add_argument("--steps", type=int, default=2000); ap.add_argument("--wd", type=float, default=0)
-ap.add_argument("--drop", type=float, default=0); ap.add_argument("--prep", default="std"); ap.add_argument("--trim", type=float, default=0); ap.add_argument("--trimwarm", type=int, default=0); ap.add_argument("--vt", type=int, default=0); ap.add_argument("--knots", type=int, default=33)
+ap.add_argument("--drop", type=float, default=0); ap.add_argument("--prep", default="std"); ap.add_argument("--trim", type=float, default=0); ap.add_argument("--trimwarm", type=int, default=0); ap.add_argument("--vt", type=int, default=0); ap.add_argument("--bs", type=int, default=64); ap.add_argument("--mix", default=""); ap.add_argument("--knots", type=int, default=33)
 a = ap.parse_args()
 sets = sorted((root / "odds").glob("*.csv")) + sorted((root / "embeddings").glob("*.csv"))
 if a.sets: sets = [p for p in sets if p.stem in a.sets.split(",")]
@@ -62,20 +63,21 @@ def train(X, seed, variant):
     perm = rng.permutation(n); nv = int(round(0.1 * n)); va, tr = perm[:nv], perm[nv:]
     Xt = torch.tensor(X, dtype=torch.float32)
     opt = torch.optim.Adam(m.parameters(), lr=1e-3, weight_decay=a.wd)
-    spe = max(1, math.ceil(len(tr) / 64)); epochs = int(np.clip(math.ceil(a.steps / spe), 20, 300))
+    spe = max(1, math.ceil(len(tr) / a.bs)); epochs = int(np.clip(math.ceil(a.steps / spe), 20, 300))
     best, bestv, wait = None, float("inf"), 0
     gv = torch.Generator().manual_seed(seed + 1)
     epsv = torch.randn(nv, l, generator=gv)
     for ep in range(epochs):
         m.train()
         idx = torch.tensor(rng.permutation(tr))
-        for b in range(0, len(idx), 64):
-            x = Xt[idx[b:b + 64]]
+        for b in range(0, len(idx), a.bs):
+            x = Xt[idx[b:b + a.bs]]
             if a.drop > 0: xin = torch.nn.functional.dropout(x, a.drop)
             else: xin = x
             mu, lv = m.encode(xin); z = mu + (0.5 * lv).exp() * torch.randn_like(mu)
             xh = m.dec(z); kl = -0.5 * (1 + lv - mu ** 2 - lv.exp()).sum(-1)
             if learned: rl = nll(x, xh, obs_logvar(m, a.floor)) + kl
+            elif "lap" in variant: rl = 2 * (x - xh).abs().sum(-1) + kl
             else: rl = ((x - xh) ** 2).sum(-1) + kl
             if a.trim > 0 and ep >= a.trimwarm:
                 keep = len(rl) - int(round(a.trim * len(rl)))
@@ -86,7 +88,7 @@ def train(X, seed, variant):
         with torch.no_grad():
             x = Xt[va]; mu, lv = m.encode(x); xh = m.dec(mu + (0.5 * lv).exp() * epsv)
             kl = -0.5 * (1 + lv - mu ** 2 - lv.exp()).sum(-1)
-            rows = (nll(x, xh, obs_logvar(m, a.floor)) if learned else ((x - xh) ** 2).sum(-1)) + kl
+            rows = (nll(x, xh, obs_logvar(m, a.floor)) if learned else (2 * (x - xh).abs().sum(-1) if "lap" in variant else ((x - xh) ** 2).sum(-1))) + kl
             if a.vt: rows = torch.topk(rows, len(rows) - int(round(a.trim * len(rows))), largest=False).values
             v = float(rows.sum())
         if v < bestv: bestv, best, wait = v, {k: t.clone() for k, t in m.state_dict().items()}, 0
@@ -104,7 +106,9 @@ def score(m, X, variant, seed, K):
         xh = m.dec(z.reshape(-1, mu.shape[1])).reshape(len(x), K, -1)
         olv = obs_logvar(m, a.floor)
         rec = nll(x[:, None, :], xh, olv)  # [n,K]
-        if not ("lv" in variant):
+        if "lap" in variant:
+            rec = 2 * (x[:, None, :] - xh).abs().sum(-1)
+        elif not ("lv" in variant):
             rec = ((x[:, None, :] - xh) ** 2).sum(-1)  # base units (sigma^2 = 1/2 minus constants)
         kl = -0.5 * (1 + lv - mu ** 2 - lv.exp()).sum(-1)
         if "iw" in variant:
@@ -147,11 +151,12 @@ for p in sets:
         else:
             tr, te = gauss_map(tr, te, a.knots)
         t = time.time(); sc = 0
-        for e in range(a.ens):
-            m = train(tr, s * 100 + e, a.variant)
-            st = score(m, te, a.variant, s * 100 + e, a.K)
-            if a.ens > 1:
-                sr = score(m, tr, a.variant, s * 100 + e, a.K); st = (st - np.median(sr)) / (np.percentile(sr, 75) - np.percentile(sr, 25) + 1e-12)
+        variants = a.mix.split(",") if a.mix else [a.variant] * a.ens
+        for e, var in enumerate(variants):
+            m = train(tr, s * 100 + e, var)
+            st = score(m, te, var, s * 100 + e, a.K)
+            if len(variants) > 1:
+                sr = score(m, tr, var, s * 100 + e, a.K); st = (st - np.median(sr)) / (np.percentile(sr, 75) - np.percentile(sr, 25) + 1e-12)
             sc = sc + st
         secs.append(time.time() - t)
         aucs.append(roc_auc_score(yte, sc))
