@@ -178,7 +178,7 @@ internal static class TrainCommand
         int hiddenDim = options.HiddenDim ?? VaeAnomalyOptions.Defaults.HiddenDimFor(data.FeatureCount, expectedTrainingRows);
         int latentDim = options.LatentDim ?? VaeAnomalyOptions.Defaults.LatentDimFor(data.FeatureCount, expectedTrainingRows);
         console.MarkupLineInterpolated(
-            $"[bold]Detector[/] VAE {data.FeatureCount} → {hiddenDim} → {hiddenDim} → {latentDim}{(options.HiddenDim is null || options.LatentDim is null ? " (sizes chosen from the input)" : "")}, score {options.ScoreKind}{(options.ScoreKind == VaeAnomalyScoreKind.ReconstructionError ? "" : $" ({options.MonteCarloSamples} draws)")}, batch {options.BatchSize}, lr {Invariant(options.LearningRate)}, β {Invariant(options.Beta)}, {Format.Percent(options.ValidationFraction)} held out for validation, {(options.Standardize ? "standardized" : "not standardized")}, seed {settings.Seed}, {settings.Threads} thread{(settings.Threads == 1 ? "" : "s")}{(options.ScoringPrecision == VaeScoringPrecision.Int8 ? ", int8 scoring" : "")}");
+            $"[bold]Detector[/] VAE {data.FeatureCount} → {hiddenDim} → {hiddenDim} → {latentDim}{(options.HiddenDim is null || options.LatentDim is null ? SizesNote(options.CalibrationFraction, expectedTrainingRows) : "")}, score {options.ScoreKind}{(options.ScoreKind == VaeAnomalyScoreKind.ReconstructionError ? "" : $" ({options.MonteCarloSamples} draws)")}, batch {options.BatchSize}, lr {Invariant(options.LearningRate)}, β {Invariant(options.Beta)}, {Format.Percent(options.ValidationFraction)} held out for validation, {(options.Standardize ? "standardized" : "not standardized")}, seed {settings.Seed}, {settings.Threads} thread{(settings.Threads == 1 ? "" : "s")}{(options.ScoringPrecision == VaeScoringPrecision.Int8 ? ", int8 scoring" : "")}");
         if (options.CalibrationFraction > 0)
             console.MarkupLineInterpolated(
                 $"[bold]Split[/] about {Format.Percent(options.CalibrationFraction)} of the rows held out from training to set the threshold on (--calibration-fraction {Invariant(options.CalibrationFraction)})");
@@ -278,4 +278,12 @@ internal static class TrainCommand
         : $", label column '{data.LabelColumn}' with {data.AnomalyCount} anomalies (not used for training)";
 
     private static string Invariant(double value) => value.ToString("G4", CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// Where chosen sizes come from. With a calibration hold-out its size is a seeded draw per row, so before Fit the
+    /// training rows (and a size chosen from them) are known only about; the "Trained" line gives the network Fit built.
+    /// </summary>
+    private static string SizesNote(double calibrationFraction, long expectedTrainingRows) => calibrationFraction > 0
+        ? $" (sizes chosen from the input and about {expectedTrainingRows} training rows)"
+        : $" (sizes chosen from the input and the {expectedTrainingRows} training rows)";
 }
