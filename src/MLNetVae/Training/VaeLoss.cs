@@ -26,11 +26,19 @@ internal static class VaeLoss
         Tensor reconstruction, Tensor x, Tensor mu, Tensor logVar, TrainingScalars scalars)
     {
         var rec = nn.functional.mse_loss(reconstruction, x, reduction: nn.Reduction.Sum);
-        var lv = Guard(logVar, scalars);
-        // (1 + lv - mu² - exp(lv)).sum() * -0.5 and rec + kl * beta, spelled out with held scalars: TorchSharp's
-        // operators pass an implicit alpha = 1 to every add (1 + lv is lv.add(1, alpha: 1)), so the results are identical.
-        var kl = lv.add(scalars.One, scalars.One).sub(mu.pow(scalars.Two)).sub(lv.exp()).sum().mul(scalars.MinusHalf);
+        var kl = KlIntegrand(mu, logVar, scalars).sum().mul(scalars.MinusHalf);
         return (rec.add(kl.mul(scalars.Beta), scalars.One), rec, kl);
+    }
+
+    /// <summary>
+    /// 1 + lv − mu² − exp(lv) per row and latent dimension, lv the guarded logvar; −½ times its sum is the KL term.
+    /// Spelled out with held scalars: TorchSharp's operators pass an implicit alpha = 1 to every add (1 + lv is
+    /// lv.add(1, alpha: 1)), so the results are identical to the reference's.
+    /// </summary>
+    private static Tensor KlIntegrand(Tensor mu, Tensor logVar, TrainingScalars scalars)
+    {
+        var lv = Guard(logVar, scalars);
+        return lv.add(scalars.One, scalars.One).sub(mu.pow(scalars.Two)).sub(lv.exp());
     }
 
     /// <summary>
@@ -44,8 +52,7 @@ internal static class VaeLoss
         Tensor reconstruction, Tensor x, Tensor mu, Tensor logVar, TrainingScalars scalars, int keptRows)
     {
         var recPerRow = reconstruction.sub(x).pow(scalars.Two).sum(1);
-        var lv = Guard(logVar, scalars);
-        var klPerRow = lv.add(scalars.One, scalars.One).sub(mu.pow(scalars.Two)).sub(lv.exp()).sum(1).mul(scalars.MinusHalf);
+        var klPerRow = KlIntegrand(mu, logVar, scalars).sum(1).mul(scalars.MinusHalf);
         var lossPerRow = recPerRow.add(klPerRow.mul(scalars.Beta), scalars.One);
         var (kept, keptIndex) = lossPerRow.topk(keptRows, largest: false, sorted: false);
         return (kept.sum(), recPerRow.index_select(0, keptIndex).sum(), klPerRow.index_select(0, keptIndex).sum());

@@ -307,7 +307,7 @@ internal sealed class VaeTrainer
             var x = block.Load(inputs.Batches);
             var eps = randn(new long[] { count, options.LatentDim }, device: device, generator: inputs.Noise);
             var (reconstruction, mu, logVar) = inputs.Network.Forward(x, eps, scalars);
-            int kept = options.TrimmedLossFraction > 0 ? VaeLoss.KeptRows(count, options.TrimmedLossFraction) : count;
+            int kept = VaeLoss.KeptRows(count, options.TrimmedLossFraction); // every row when the fraction is 0
             var (loss, rec, kl) = kept < count
                 ? VaeLoss.ComputeTrimmed(reconstruction, x, mu, logVar, scalars, kept)
                 : VaeLoss.Compute(reconstruction, x, mu, logVar, scalars); // the design's loss, bit for bit the reference
