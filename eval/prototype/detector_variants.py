@@ -11,6 +11,10 @@ comparisons of variants only (docs/evaluation.md, "PyTorch screening"). Variants
   --ens N       N seeds, robustly standardized scores summed;  --prep gauss: per-feature Gaussianizing map
   --vt 1        trimmed validation loss too;  --drop F: input dropout;  --steps N: optimizer steps;  --bs N: batch
   --variant lap Laplace likelihood (2 * sum |x - x_hat|) in loss and score;  --mix base,lap: one model of each, summed
+  --wd F        Adam weight decay;  --prep robust|robmin|robmin3|central|rowtrim|rowtrim90: rescaling after
+                standardization by the spread of the bulk (S25-S29)
+  --scores all  also prints the AUCs of alternative scores of the same models (S22: rec, KL, decode of mu, KL weight,
+                per-feature residual variance fitted after training, latent Mahalanobis distance)
 Run: LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp OMP_NUM_THREADS=1 /usr/bin/python3 detector_variants.py --seeds 2 --trim 0.2
 (needs python3-torch and python3-sklearn; about 3 minutes per 2-seed run on one core)."""
 import json, math, pathlib, sys, time, argparse
@@ -26,7 +30,7 @@ ap.add_argument("--sets", default=""); ap.add_argument("--out", default="")
 ap.add_argument("--floor", type=float, default=-4.6); ap.add_argument("--hpr", type=float, default=0)
 ap.add_argument("--ens", type=int, default=1); ap.add_argument("--K", type=int, default=10)
 ap.add_argument("--steps", type=int, default=2000); ap.add_argument("--wd", type=float, default=0)
-ap.add_argument("--drop", type=float, default=0); ap.add_argument("--prep", default="std"); ap.add_argument("--trim", type=float, default=0); ap.add_argument("--trimwarm", type=int, default=0); ap.add_argument("--vt", type=int, default=0); ap.add_argument("--bs", type=int, default=64); ap.add_argument("--mix", default=""); ap.add_argument("--knots", type=int, default=33)
+ap.add_argument("--drop", type=float, default=0); ap.add_argument("--prep", default="std"); ap.add_argument("--trim", type=float, default=0); ap.add_argument("--trimwarm", type=int, default=0); ap.add_argument("--vt", type=int, default=0); ap.add_argument("--bs", type=int, default=64); ap.add_argument("--mix", default=""); ap.add_argument("--knots", type=int, default=33); ap.add_argument("--scores", default="")
 a = ap.parse_args()
 sets = sorted((root / "odds").glob("*.csv")) + sorted((root / "embeddings").glob("*.csv"))
 if a.sets: sets = [p for p in sets if p.stem in a.sets.split(",")]
@@ -118,6 +122,47 @@ def score(m, X, variant, seed, K):
             return -(torch.logsumexp(logw, 1) - math.log(K)).numpy()
         return (rec.mean(1) + kl).numpy()
 
+def robust_rescale(prep, tr, te):
+    """S25-S29: rescale standardized features by the spread of their bulk (std kept where the IQR is under thr x std)."""
+    if prep in ("robust", "robmin", "robmin3"):
+        q1, med, q3 = np.percentile(tr, [25, 50, 75], axis=0); sc = (q3 - q1) / 1.349
+        thr = 0.3 if prep == "robmin3" else 0.1
+        if prep == "robust": sc = np.where(sc < thr, 1.0, sc); return (tr - med) / sc, (te - med) / sc
+        sc = np.where(sc < thr, 1.0, np.minimum(sc, 1.0)); return tr / sc, te / sc  # robmin: only ever narrows
+    if prep.startswith("rowtrim"):  # mean and std of the rows nearest the centre (80% or 90%), per-feature std kept where tiny
+        share = 0.9 if prep == "rowtrim90" else 0.8
+        inner = tr[(tr ** 2).sum(1) <= np.quantile((tr ** 2).sum(1), share)]
+        c, sd = inner.mean(0), inner.std(0); sd = np.where(sd < 0.1, 1.0, sd)
+        return (tr - c) / sd, (te - c) / sd
+    if prep == "central":  # mean and std of the central 90% per feature
+        lo, hi = np.percentile(tr, [5, 95], axis=0); inside = (tr >= lo) & (tr <= hi)
+        c = np.array([tr[inside[:, j], j].mean() for j in range(tr.shape[1])])
+        sd = np.array([tr[inside[:, j], j].std() for j in range(tr.shape[1])]); sd = np.where(sd < 0.1, 1.0, sd)
+        return (tr - c) / sd, (te - c) / sd
+    return tr, te
+
+def alternative_scores(m, tr, te, seed, K=10):
+    """S22: scores of one trained model (no --variant): the ELBO's parts, its KL weight, decode of mu, post-hoc variances."""
+    def parts(X):
+        x = torch.tensor(X, dtype=torch.float32); g = torch.Generator().manual_seed(1000 + seed)
+        with torch.no_grad():
+            mu, lv = m.encode(x); eps = torch.randn(K, mu.shape[1], generator=g)
+            z = mu[:, None, :] + (0.5 * lv).exp()[:, None, :] * eps[None]
+            e2 = ((x[:, None, :] - m.dec(z.reshape(-1, mu.shape[1])).reshape(len(x), K, -1)) ** 2).mean(1)
+            e1 = (x[:, None, :] - m.dec(z.reshape(-1, mu.shape[1])).reshape(len(x), K, -1)).abs().mean(1).sum(1)
+            kl = -0.5 * (1 + lv - mu ** 2 - lv.exp()).sum(-1); e2mu = ((x - m.dec(mu)) ** 2).sum(1)
+        return e2.numpy(), kl.numpy(), mu.numpy(), e2mu.numpy(), e1.numpy()
+    e2t, klt, mut, _, _ = parts(tr); e2, kl, mu, e2mu, e1 = parts(te)
+    keep = (e2t.sum(1) + klt) <= np.quantile(e2t.sum(1) + klt, 0.8)  # the training rows the trimmed loss fits
+    out = {"elbo": e2.sum(1) + kl, "rec": e2.sum(1), "kl": kl, "elbo_mu": e2mu + kl, "kl2": e2.sum(1) + 2 * kl,
+           "kl05": e2.sum(1) + 0.5 * kl, "l1": 2 * e1 + kl, "sq": e2.sum(1) + kl}  # l1 / sq: the Laplace / Gaussian score of any model
+    for name, rows in (("pfv", slice(None)), ("pfv80", keep)):  # per-feature Gaussian variance of the residuals
+        out[name] = 0.5 * (e2 / np.maximum(e2t[rows].mean(0), 1e-3)).sum(1) + kl
+    out["gv80"] = 0.5 * (e2 / e2t[keep].mean()).sum(1) + kl  # one variance for all features
+    c = np.atleast_2d(np.cov(mut[keep].T)) + 1e-3 * np.eye(mut.shape[1]); dm = mu - mut[keep].mean(0)
+    out["elbo+maha"] = out["elbo"] + 0.5 * np.einsum("ij,jk,ik->i", dm, np.linalg.inv(c), dm)
+    return out
+
 from statistics import NormalDist
 def gauss_map(tr, te, K):
     n = len(tr); nd = NormalDist()
@@ -141,30 +186,36 @@ def gauss_map(tr, te, K):
 res = {}
 t0 = time.time()
 for p in sets:
-    X, y = load(p); name = p.stem; aucs, ifs, secs = [], [], []
+    X, y = load(p); name = p.stem; aucs, ifs, secs, alt = [], [], [], {}
     for s in range(a.seeds):
         itr, ite = train_test_split(np.arange(len(y)), test_size=0.4, stratify=y, random_state=s)
         if len(itr) > 10000: itr = itr[np.random.RandomState(s).choice(len(itr), 10000, replace=False)]
         tr, te, yte = X[itr], X[ite], y[ite]
-        if a.prep == "std":
-            mm, sd = tr.mean(0), tr.std(0); sd[sd < 1e-6] = 1; tr = (tr - mm) / sd; te = (te - mm) / sd
-        else:
+        if a.prep == "gauss":
             tr, te = gauss_map(tr, te, a.knots)
+        else:
+            mm, sd = tr.mean(0), tr.std(0); sd[sd < 1e-6] = 1; tr = (tr - mm) / sd; te = (te - mm) / sd
+            tr, te = robust_rescale(a.prep, tr, te)
         t = time.time(); sc = 0
         variants = a.mix.split(",") if a.mix else [a.variant] * a.ens
         for e, var in enumerate(variants):
             m = train(tr, s * 100 + e, var)
             st = score(m, te, var, s * 100 + e, a.K)
+            if a.scores:
+                for k, v in alternative_scores(m, tr, te, s * 100 + e, a.K).items(): alt.setdefault(k, []).append(roc_auc_score(yte, v))
             if len(variants) > 1:
                 sr = score(m, tr, var, s * 100 + e, a.K); st = (st - np.median(sr)) / (np.percentile(sr, 75) - np.percentile(sr, 25) + 1e-12)
             sc = sc + st
         secs.append(time.time() - t)
         aucs.append(roc_auc_score(yte, sc))
         ifs.append(roc_auc_score(yte, -IsolationForest(random_state=s).fit(tr).score_samples(te)))
-    res[name] = dict(vae=float(np.mean(aucs)), iforest=float(np.mean(ifs)), secs=float(np.mean(secs)))
+    res[name] = dict(vae=float(np.mean(aucs)), iforest=float(np.mean(ifs)), secs=float(np.mean(secs)), **{k: float(np.mean(v)) for k, v in alt.items()})
     print(f"{name:12s} vae {res[name]['vae']:.3f} if {res[name]['iforest']:.3f} {res[name]['secs']:.1f}s", flush=True)
 v = np.array([r["vae"] for r in res.values()]); f = np.array([r["iforest"] for r in res.values()])
 w = int((v - f > 0.005).sum()); l = int((f - v > 0.005).sum())
 print(f"MEAN {a.variant} vae {v.mean():.4f} if {f.mean():.4f} W/L/T {w}/{l}/{len(v)-w-l}  worse>0.05: " +
       ", ".join(f"{k} {r['vae']-r['iforest']:+.3f}" for k, r in res.items() if r['iforest'] - r['vae'] > 0.05) + f"  ({time.time()-t0:.0f}s)")
+for k in (k for k in next(iter(res.values())) if k not in ("vae", "iforest", "secs")):
+    v = np.array([r[k] for r in res.values()]); w = int((v - f > 0.005).sum()); l = int((f - v > 0.005).sum())
+    print(f"  score {k:10s} {v.mean():.4f} W/L/T {w}/{l}/{len(v)-w-l}")
 if a.out: json.dump(res, open(a.out, "w"), indent=1)

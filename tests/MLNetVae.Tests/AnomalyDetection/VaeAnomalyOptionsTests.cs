@@ -96,6 +96,25 @@ public class VaeAnomalyOptionsTests
     }
 
     [Fact]
+    public void TheDetectorRunsItsWholeEpochBudgetAndKeepsTheBestValidationEpoch()
+    {
+        // No early stopping by default (docs/evaluation.md, T9'): on 150 rows the validation split has 15 rows, whose
+        // noise used to stop training within 20 epochs of a lucky one. Every epoch now runs and the lowest one is kept.
+        var ml = new MLContext(seed: 2);
+        var data = ml.Data.TakeRows(TestData.LoadLabelledCsv(ml, TestData.ShuttleCsv), 150);
+        using var detector = ml.AnomalyDetection.Trainers.VariationalAutoencoder(new VaeAnomalyOptions { NumberOfThreads = 1 }).Fit(data);
+        var report = detector.Vae.TrainingReport!;
+
+        Assert.Equal(0, VaeAnomalyOptions.Defaults.EarlyStoppingPatience);
+        Assert.Equal(VaeAnomalyOptions.Defaults.EpochsFor(150, VaeAnomalyOptions.Defaults.BatchSize), detector.Options.Epochs);
+        Assert.Equal(detector.Options.Epochs, report.Epochs.Count);
+        Assert.DoesNotContain("early stopping", report.StopReason);
+        double lowest = report.Epochs.Min(e => e.ValidationLoss!.Value);
+        Assert.Equal(lowest, report.Epochs.Single(e => e.Epoch == report.BestEpoch).ValidationLoss);
+        Assert.True(report.BestEpoch > 1, $"the kept epoch is {report.BestEpoch}");
+    }
+
+    [Fact]
     public void TheChosenSizesAreUsedAndReported()
     {
         var ml = new MLContext(seed: 3);
