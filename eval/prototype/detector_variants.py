@@ -13,6 +13,8 @@ comparisons of variants only (docs/evaluation.md, "PyTorch screening"). Variants
   --variant lap Laplace likelihood (2 * sum |x - x_hat|) in loss and score;  --mix base,lap: one model of each, summed
   --wd F        Adam weight decay;  --prep robust|robmin|robmin3|central|rowtrim|rowtrim90: rescaling after
                 standardization by the spread of the bulk (S25-S29)
+  --pat N       early-stopping patience (0: every epoch; what shipped);  --cos 1: cosine learning-rate decay over the
+                epochs;  --swa F: keep the running mean of the weights over the last F share of epochs (S30-S32)
   --scores all  also prints the AUCs of alternative scores of the same models (S22: rec, KL, decode of mu, KL weight,
                 per-feature residual variance fitted after training, latent Mahalanobis distance)
 Run: LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp OMP_NUM_THREADS=1 /usr/bin/python3 detector_variants.py --seeds 2 --trim 0.2
@@ -31,6 +33,7 @@ ap.add_argument("--floor", type=float, default=-4.6); ap.add_argument("--hpr", t
 ap.add_argument("--ens", type=int, default=1); ap.add_argument("--K", type=int, default=10)
 ap.add_argument("--steps", type=int, default=2000); ap.add_argument("--wd", type=float, default=0)
 ap.add_argument("--drop", type=float, default=0); ap.add_argument("--prep", default="std"); ap.add_argument("--trim", type=float, default=0); ap.add_argument("--trimwarm", type=int, default=0); ap.add_argument("--vt", type=int, default=0); ap.add_argument("--bs", type=int, default=64); ap.add_argument("--mix", default=""); ap.add_argument("--knots", type=int, default=33); ap.add_argument("--scores", default="")
+ap.add_argument("--pat", type=int, default=20); ap.add_argument("--cos", type=int, default=0); ap.add_argument("--swa", type=float, default=0)
 a = ap.parse_args()
 sets = sorted((root / "odds").glob("*.csv")) + sorted((root / "embeddings").glob("*.csv"))
 if a.sets: sets = [p for p in sets if p.stem in a.sets.split(",")]
@@ -71,6 +74,8 @@ def train(X, seed, variant):
     best, bestv, wait = None, float("inf"), 0
     gv = torch.Generator().manual_seed(seed + 1)
     epsv = torch.randn(nv, l, generator=gv)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs) if a.cos else None
+    swa, swan = None, 0
     for ep in range(epochs):
         m.train()
         idx = torch.tensor(rng.permutation(tr))
@@ -88,6 +93,10 @@ def train(X, seed, variant):
                 rl = torch.topk(rl, keep, largest=False).values
             loss = rl.sum()
             opt.zero_grad(); loss.backward(); opt.step()
+        if sched: sched.step()
+        if a.swa > 0 and ep >= (1 - a.swa) * epochs:  # running mean of the weights over the last a.swa share of epochs
+            swan += 1; sd = m.state_dict()
+            swa = {k: t.clone() for k, t in sd.items()} if swa is None else {k: swa[k] + (sd[k] - swa[k]) / swan for k in sd}
         m.eval()
         with torch.no_grad():
             x = Xt[va]; mu, lv = m.encode(x); xh = m.dec(mu + (0.5 * lv).exp() * epsv)
@@ -98,8 +107,8 @@ def train(X, seed, variant):
         if v < bestv: bestv, best, wait = v, {k: t.clone() for k, t in m.state_dict().items()}, 0
         else:
             wait += 1
-            if wait >= 20: break
-    m.load_state_dict(best); m.eval(); return m
+            if a.pat > 0 and wait >= a.pat: break
+    m.load_state_dict(swa if swa is not None else best); m.eval(); return m
 
 def score(m, X, variant, seed, K):
     x = torch.tensor(X, dtype=torch.float32)

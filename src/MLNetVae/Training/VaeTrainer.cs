@@ -156,7 +156,7 @@ internal sealed class VaeTrainer
         double? validationLoss = run.Validating ? ValidationLoss(run.Network, run.EvaluationBlocks, run.Rows, run.Scalars, cancellation) : null;
         if (validationLoss is { } v && !double.IsFinite(v))
             throw Diverged(epoch, sums.Batches, v);
-        CheckNotRunningAway(epoch, sums.Reconstruction / n, beta * sums.Kl / n, sums.Loss / n, referenceLoss);
+        CheckNotRunningAway(epoch, sums.Reconstruction / n, beta * sums.Kl / n, sums.Loss / n, referenceLoss, run.Validating ? best.Epoch : 0);
 
         bool isBest = best.Observe(epoch, warmingUp, validationLoss);
         var report = new VaeEpochReport(epoch, options.Epochs, sums.Loss / n, sums.Reconstruction / n, sums.Kl / n, validationLoss,
@@ -451,7 +451,7 @@ internal sealed class VaeTrainer
     /// A loss that stays finite can still run away (a learning rate far too high, a huge β): such a model scores every
     /// row as garbage, so training stops with <see cref="VaeTrainingDivergedException"/> naming the option behind it.
     /// </summary>
-    private void CheckNotRunningAway(int epoch, double reconstruction, double weightedKl, double loss, double reference)
+    private void CheckNotRunningAway(int epoch, double reconstruction, double weightedKl, double loss, double reference, int bestEpoch)
     {
         double ceiling = RunawayFactor * reference;
         if (!(reconstruction > ceiling || weightedKl > ceiling))
@@ -466,11 +466,23 @@ internal sealed class VaeTrainer
                 $"Beta (the featurizer's default is {VaeOptions.Defaults.Beta}, the anomaly detector's {VaeAnomalyOptions.Defaults.Beta}); " +
                 $"if it persists, lower the LearningRate (now {options.LearningRate:G4}).");
         throw new VaeTrainingDivergedException(epoch, 0, loss, nameof(VaeOptions.LearningRate), what +
-            $"The LearningRate ({options.LearningRate:G4}) is the most likely cause: try {options.LearningRate / 10:G4} or the default " +
-            $"{VaeOptions.Defaults.LearningRate}" + (options.Standardize ? "" : ", and set Standardize = true (now false)") +
+            $"The LearningRate ({options.LearningRate:G4}) is the most likely cause: try {options.LearningRate / 10:G4}" +
+            (options.LearningRate > VaeOptions.Defaults.LearningRate ? $" or the default {VaeOptions.Defaults.LearningRate}" : "") +
+            (options.Standardize ? "" : ", and set Standardize = true (now false)") +
             (weightedKl >= reconstruction ? $"; the KL term is the larger part, which a lower LogVarianceLimit (now {options.LogVarianceLimit:G4}) bounds" : "") +
-            (options.Beta > 1 ? $"; Beta ({options.Beta:G4}) may add to it." : "."));
+            (options.Beta > 1 ? $"; Beta ({options.Beta:G4}) may add to it." : ".") +
+            LateRunawayHint(epoch, bestEpoch, options.EarlyStoppingPatience));
     }
+
+    /// <summary>
+    /// When a validated run was healthy for a while before it ran away (seen with long runs at β 0.01 and early stopping
+    /// off), the error says which epoch was best and how to stop there; empty when the run ran away at once.
+    /// </summary>
+    internal static string LateRunawayHint(int epoch, int bestValidationEpoch, int patience) =>
+        bestValidationEpoch < 1 || epoch <= 2 ? "" :
+        $" Training was healthy before epoch {epoch}, with the best validation loss in epoch {bestValidationEpoch}: " +
+        $"Epochs = {bestValidationEpoch}" + (patience == 0 ? " or early stopping (EarlyStoppingPatience > 0, now 0)" : "") +
+        " would have ended it before the runaway.";
 
     private VaeTrainingDivergedException Diverged(int epoch, int batch, double loss)
     {

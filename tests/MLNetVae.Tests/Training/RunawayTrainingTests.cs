@@ -23,6 +23,7 @@ public sealed class RunawayTrainingTests
         }).Fit(data));
         Assert.Equal(nameof(VaeOptions.LearningRate), ex.SuspectedOption);
         Assert.Contains("LearningRate (10)", ex.Message);
+        Assert.Contains("try 1 or the default 0.001", ex.Message);
         Assert.Contains("No model was returned", ex.Message);
         Assert.InRange(ex.Epoch, 1, 10);
     }
@@ -39,6 +40,19 @@ public sealed class RunawayTrainingTests
         Assert.Equal(nameof(VaeOptions.Beta), ex.SuspectedOption);
         Assert.Contains("Beta (1E+30) is the most likely cause", ex.Message);
         Assert.True(double.IsFinite(ex.Loss), $"loss {ex.Loss}: the finite-but-runaway check should fire, not the NaN one");
+    }
+
+    [Fact]
+    public void ALateRunawaySaysWhichEpochWasBestAndHowToStopThere()
+    {
+        // A run that was healthy for 90 epochs (the featurizer at β 0.01, 300 epochs, no early stopping, on 20news).
+        string late = MLNetVae.Training.VaeTrainer.LateRunawayHint(epoch: 91, bestValidationEpoch: 57, patience: 0);
+        Assert.Contains("best validation loss in epoch 57", late);
+        Assert.Contains("Epochs = 57 or early stopping (EarlyStoppingPatience > 0, now 0)", late);
+        Assert.DoesNotContain("EarlyStoppingPatience", MLNetVae.Training.VaeTrainer.LateRunawayHint(91, 57, patience: 10));
+        // Running away at once, or without validation rows to name a best epoch: nothing to add.
+        Assert.Equal("", MLNetVae.Training.VaeTrainer.LateRunawayHint(epoch: 2, bestValidationEpoch: 1, patience: 0));
+        Assert.Equal("", MLNetVae.Training.VaeTrainer.LateRunawayHint(epoch: 91, bestValidationEpoch: 0, patience: 0));
     }
 
     [Fact]
