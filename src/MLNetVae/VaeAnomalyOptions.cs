@@ -76,7 +76,7 @@ public sealed class VaeAnomalyOptions : VaeTrainingOptions
         /// is already a budget (about <see cref="TargetOptimizerSteps"/> steps), and the best validation epoch is kept
         /// either way; on small data the validation rows are few (13 of glass's 128), so a patience of 20 epochs (40
         /// steps there) stopped on noise. Chosen with the evaluation (docs/evaluation.md, run T9): mean ROC-AUC 0.851 →
-        /// 0.854, glass 0.735 → 0.766, wine 0.876 → 0.934; only sets of under ~1,300 training rows train longer.
+        /// 0.854, glass 0.735 → 0.766, wine 0.876 → 0.934; only small data sets (under ~1,000 training rows there) train longer.
         /// </summary>
         public const int EarlyStoppingPatience = 0;
         /// <summary>Epochs of KL warm-up (see <see cref="VaeTrainingOptions.KlWarmupEpochs"/>).</summary>
