@@ -156,7 +156,7 @@ internal sealed class VaeTrainer
         double? validationLoss = run.Validating ? ValidationLoss(run.Network, run.EvaluationBlocks, run.Rows, run.Scalars, cancellation) : null;
         if (validationLoss is { } v && !double.IsFinite(v))
             throw Diverged(epoch, sums.Batches, v);
-        CheckNotRunningAway(epoch, sums.Reconstruction / n, beta * sums.Kl / n, sums.Loss / n, referenceLoss, run.Validating ? best.Epoch : 0);
+        CheckNotRunningAway(epoch, sums.Reconstruction / n, beta * sums.Kl / n, sums.Loss / n, referenceLoss, best.ValidatedEpoch);
 
         bool isBest = best.Observe(epoch, warmingUp, validationLoss);
         var report = new VaeEpochReport(epoch, options.Epochs, sums.Loss / n, sums.Reconstruction / n, sums.Kl / n, validationLoss,
@@ -253,6 +253,9 @@ internal sealed class VaeTrainer
         public VaeWeights? Weights { get; private set; }
         public int Epoch { get; private set; }
         public int EpochsWithoutImprovement { get; private set; }
+
+        /// <summary>The epoch with the lowest validation loss so far; 0 before one (no validation rows, or only warm-up epochs).</summary>
+        public int ValidatedEpoch => double.IsFinite(bestValidation) ? Epoch : 0;
 
         /// <summary>Records a completed epoch; true when it is the new best.</summary>
         public bool Observe(int epoch, bool warmingUp, double? validationLoss)
