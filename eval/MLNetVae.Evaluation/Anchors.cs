@@ -18,7 +18,8 @@ public static class Anchors
         var (results, skipped) = IsolationForestBaseline.Run(
             sets.ToDictionary(s => s.Name, s => s.Path),
             splits.Select(s => new IsolationForestSplit(s.Set, s.Seed, s.Train, s.Test)).ToList(),
-            Path.Combine(Arguments.RepoRoot(), "scripts", "isolation_forest.py"));
+            timeout: TimeSpan.FromMinutes(20),  // 115 splits take about a minute on 2 cores
+            scriptPath: Path.Combine(Arguments.RepoRoot(), "scripts", "isolation_forest.py"));
         if (results is null)
             return new(null, skipped);
         Console.Error.WriteLine($"  anchors: IsolationForest on {results.Count} splits of {results.Select(r => r.Set).Distinct().Count()} sets in {results.Sum(r => r.FitSeconds + r.ScoreSeconds):0} s");

@@ -142,7 +142,8 @@ internal static class DemoCommand
         // machine has Python with scikit-learn (ML.NET has none); otherwise the table says why it is missing.
         var allRows = Enumerable.Range(0, data.RowCount).ToArray();
         var (forest, forestSkipped) = IsolationForestBaseline.Run(
-            new Dictionary<string, string> { ["demo"] = dataPath }, [new IsolationForestSplit("demo", settings.Seed, allRows, allRows, WithScores: true)]);
+            new Dictionary<string, string> { ["demo"] = dataPath }, [new IsolationForestSplit("demo", settings.Seed, allRows, allRows, WithScores: true)],
+            timeout: TimeSpan.FromMinutes(2));  // it takes about a second; a hung interpreter must not hang the demo
         cancellationToken.ThrowIfCancellationRequested();
 
         // 3. All scored against the labels the same way.

@@ -17,11 +17,15 @@ internal sealed record IsolationForestResult(string Set, int Seed, double RocAuc
 /// </summary>
 internal static class IsolationForestBaseline
 {
-    /// <summary>Results per split, or null and the reason it could not run (no Python, no scikit-learn, script failure).</summary>
+    /// <summary>
+    /// Results per split, or null and the reason it could not run (no Python, no scikit-learn, script failure, or no
+    /// answer within <paramref name="timeout"/>: the interpreter is then killed, so a hung Python never hangs the demo).
+    /// </summary>
     public static (IReadOnlyList<IsolationForestResult>? Results, string? Skipped) Run(
-        IReadOnlyDictionary<string, string> csvBySet, IReadOnlyList<IsolationForestSplit> splits, string? scriptPath = null)
+        IReadOnlyDictionary<string, string> csvBySet, IReadOnlyList<IsolationForestSplit> splits, TimeSpan timeout,
+        string? scriptPath = null, string? pythonPath = null)
     {
-        string python = Environment.GetEnvironmentVariable("MLNETVAE_PYTHON") ?? "/usr/bin/python3";
+        string python = pythonPath ?? Environment.GetEnvironmentVariable("MLNETVAE_PYTHON") ?? "/usr/bin/python3";
         string script = scriptPath ?? Path.Combine(AppContext.BaseDirectory, "scripts", "isolation_forest.py");
         if (!File.Exists(python))
             return (null, $"{python} not found (set MLNETVAE_PYTHON).");
@@ -40,7 +44,12 @@ internal static class IsolationForestBaseline
             using var process = Process.Start(start)!;
             var stderr = process.StandardError.ReadToEndAsync();
             var stdout = process.StandardOutput.ReadToEndAsync();
-            process.WaitForExit();
+            if (!process.WaitForExit(timeout))
+            {
+                process.Kill(entireProcessTree: true);
+                process.WaitForExit();
+                return (null, $"{script} gave no answer within {timeout.TotalSeconds:0} s and was stopped.");
+            }
             if (process.ExitCode != 0)
             {
                 string error = stderr.Result.Trim().Split('\n').LastOrDefault() ?? "";

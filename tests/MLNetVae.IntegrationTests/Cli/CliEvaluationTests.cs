@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.ML;
 using MLNetVae.Cli.Evaluation;
 
@@ -48,5 +49,50 @@ public class CliEvaluationTests
         Assert.True(projection.ExplainedX > 0.99, $"explained {projection.ExplainedX}");
         Assert.True(projection.ExplainedX + projection.ExplainedY <= 1.0 + 1e-9);
         Assert.Equal(Math.Sqrt(2) * 49, projection.X.Max() - projection.X.Min(), 3);
+    }
+
+    [Fact]
+    public void AHungIsolationForestScriptIsStoppedAndTheComparisonSaysWhy()
+    {
+        // /bin/sh stands in for Python: the "script" never answers. The call must return within its timeout, with the reason.
+        string folder = Directory.CreateTempSubdirectory("mlnetvae-hung-python-").FullName;
+        try
+        {
+            string script = Path.Combine(folder, "hang.sh");
+            File.WriteAllText(script, "sleep 60\n");
+            var clock = Stopwatch.StartNew();
+            var (results, skipped) = IsolationForestBaseline.Run(
+                new Dictionary<string, string> { ["demo"] = "unused.csv" }, [new IsolationForestSplit("demo", 0, [0], [0])],
+                TimeSpan.FromSeconds(1), scriptPath: script, pythonPath: "/bin/sh");
+
+            Assert.Null(results);
+            Assert.Contains("no answer within 1 s", skipped);
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"returned after {clock.Elapsed}");
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void AFailingIsolationForestScriptIsReportedWithItsLastErrorLine()
+    {
+        string folder = Directory.CreateTempSubdirectory("mlnetvae-failing-python-").FullName;
+        try
+        {
+            string script = Path.Combine(folder, "fail.sh");
+            File.WriteAllText(script, "echo 'first line' >&2; echo 'ValueError: bad split' >&2; exit 3\n");
+            var (results, skipped) = IsolationForestBaseline.Run(
+                new Dictionary<string, string> { ["demo"] = "unused.csv" }, [new IsolationForestSplit("demo", 0, [0], [0])],
+                TimeSpan.FromMinutes(1), scriptPath: script, pythonPath: "/bin/sh");
+
+            Assert.Null(results);
+            Assert.Equal($"{script} failed: ValueError: bad split", skipped);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
     }
 }
