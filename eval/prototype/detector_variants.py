@@ -15,6 +15,7 @@ comparisons of variants only (docs/evaluation.md, "PyTorch screening"). Variants
                 standardization by the spread of the bulk (S25-S29)
   --pat N       early-stopping patience (0: every epoch; what shipped);  --cos 1: cosine learning-rate decay over the
                 epochs;  --swa F: keep the running mean of the weights over the last F share of epochs (S30-S32)
+  --huber D     Huber likelihood: r^2 within D standard deviations, linear beyond (S34);  --student NU: Student-t (S35)
   --scores all  also prints the AUCs of alternative scores of the same models (S22: rec, KL, decode of mu, KL weight,
                 per-feature residual variance fitted after training, latent Mahalanobis distance)
 Run: LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp OMP_NUM_THREADS=1 /usr/bin/python3 detector_variants.py --seeds 2 --trim 0.2
@@ -33,7 +34,7 @@ ap.add_argument("--floor", type=float, default=-4.6); ap.add_argument("--hpr", t
 ap.add_argument("--ens", type=int, default=1); ap.add_argument("--K", type=int, default=10)
 ap.add_argument("--steps", type=int, default=2000); ap.add_argument("--wd", type=float, default=0)
 ap.add_argument("--drop", type=float, default=0); ap.add_argument("--prep", default="std"); ap.add_argument("--trim", type=float, default=0); ap.add_argument("--trimwarm", type=int, default=0); ap.add_argument("--vt", type=int, default=0); ap.add_argument("--bs", type=int, default=64); ap.add_argument("--mix", default=""); ap.add_argument("--knots", type=int, default=33); ap.add_argument("--scores", default="")
-ap.add_argument("--pat", type=int, default=20); ap.add_argument("--cos", type=int, default=0); ap.add_argument("--swa", type=float, default=0)
+ap.add_argument("--huber", type=float, default=0); ap.add_argument("--student", type=float, default=0); ap.add_argument("--pat", type=int, default=20); ap.add_argument("--cos", type=int, default=0); ap.add_argument("--swa", type=float, default=0)
 a = ap.parse_args()
 sets = sorted((root / "odds").glob("*.csv")) + sorted((root / "embeddings").glob("*.csv"))
 if a.sets: sets = [p for p in sets if p.stem in a.sets.split(",")]
@@ -55,6 +56,15 @@ class Vae(torch.nn.Module):
 def obs_logvar(m, floor):
     # base: SSE == Gaussian with variance 1/2 -> log(0.5)
     return torch.clamp(m.obs, min=floor) if m.obs is not None else torch.tensor(math.log(0.5))
+
+def huber(r, dl):  # S34: r^2 within dl, 2 dl |r| - dl^2 beyond (Gaussian sigma^2 1/2 at the centre, Laplace b 1/2 slope at dl 1)
+    r = r.abs(); return torch.where(r <= dl, r ** 2, 2 * dl * r - dl ** 2)
+
+def student(r, nu):  # S35: Student-t NLL with nu degrees of freedom, scaled to r^2 at the centre like the Gaussian
+    s2 = (nu + 1) / (2 * nu); return (nu + 1) * torch.log1p(r ** 2 / (nu * s2)) / 2
+
+def rec_loss(r):  # the reconstruction term of loss, validation and score for the likelihood chosen on the command line
+    return huber(r, a.huber) if a.huber > 0 else student(r, a.student) if a.student > 0 else None
 
 def nll(x, xh, lv):  # -log p(x|z) without 2pi constant
     return (0.5 * (x - xh) ** 2 / lv.exp() + 0.5 * lv).sum(-1)
@@ -86,6 +96,7 @@ def train(X, seed, variant):
             mu, lv = m.encode(xin); z = mu + (0.5 * lv).exp() * torch.randn_like(mu)
             xh = m.dec(z); kl = -0.5 * (1 + lv - mu ** 2 - lv.exp()).sum(-1)
             if learned: rl = nll(x, xh, obs_logvar(m, a.floor)) + kl
+            elif a.huber > 0 or a.student > 0: rl = rec_loss(x - xh).sum(-1) + kl
             elif "lap" in variant: rl = 2 * (x - xh).abs().sum(-1) + kl
             else: rl = ((x - xh) ** 2).sum(-1) + kl
             if a.trim > 0 and ep >= a.trimwarm:
@@ -101,7 +112,7 @@ def train(X, seed, variant):
         with torch.no_grad():
             x = Xt[va]; mu, lv = m.encode(x); xh = m.dec(mu + (0.5 * lv).exp() * epsv)
             kl = -0.5 * (1 + lv - mu ** 2 - lv.exp()).sum(-1)
-            rows = (nll(x, xh, obs_logvar(m, a.floor)) if learned else (2 * (x - xh).abs().sum(-1) if "lap" in variant else ((x - xh) ** 2).sum(-1))) + kl
+            rows = (nll(x, xh, obs_logvar(m, a.floor)) if learned else rec_loss(x - xh).sum(-1) if a.huber > 0 or a.student > 0 else (2 * (x - xh).abs().sum(-1) if "lap" in variant else ((x - xh) ** 2).sum(-1))) + kl
             if a.vt: rows = torch.topk(rows, len(rows) - int(round(a.trim * len(rows))), largest=False).values
             v = float(rows.sum())
         if v < bestv: bestv, best, wait = v, {k: t.clone() for k, t in m.state_dict().items()}, 0
@@ -119,7 +130,9 @@ def score(m, X, variant, seed, K):
         xh = m.dec(z.reshape(-1, mu.shape[1])).reshape(len(x), K, -1)
         olv = obs_logvar(m, a.floor)
         rec = nll(x[:, None, :], xh, olv)  # [n,K]
-        if "lap" in variant:
+        if a.huber > 0 or a.student > 0:
+            rec = rec_loss(x[:, None, :] - xh).sum(-1)
+        elif "lap" in variant:
             rec = 2 * (x[:, None, :] - xh).abs().sum(-1)
         elif not ("lv" in variant):
             rec = ((x[:, None, :] - xh) ** 2).sum(-1)  # base units (sigma^2 = 1/2 minus constants)
