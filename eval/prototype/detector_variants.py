@@ -16,6 +16,7 @@ comparisons of variants only (docs/evaluation.md, "PyTorch screening"). Variants
   --pat N       early-stopping patience (0: every epoch; what shipped);  --cos 1: cosine learning-rate decay over the
                 epochs;  --swa F: keep the running mean of the weights over the last F share of epochs (S30-S32)
   --huber D     Huber likelihood: r^2 within D standard deviations, linear beyond (S34);  --student NU: Student-t (S35)
+  --gtrim F     instead of each batch's worst, leave out the F share of all training rows fitted worst at the epoch's start (S36)
   --scores all  also prints the AUCs of alternative scores of the same models (S22: rec, KL, decode of mu, KL weight,
                 per-feature residual variance fitted after training, latent Mahalanobis distance)
 Run: LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp OMP_NUM_THREADS=1 /usr/bin/python3 detector_variants.py --seeds 2 --trim 0.2
@@ -34,7 +35,7 @@ ap.add_argument("--floor", type=float, default=-4.6); ap.add_argument("--hpr", t
 ap.add_argument("--ens", type=int, default=1); ap.add_argument("--K", type=int, default=10)
 ap.add_argument("--steps", type=int, default=2000); ap.add_argument("--wd", type=float, default=0)
 ap.add_argument("--drop", type=float, default=0); ap.add_argument("--prep", default="std"); ap.add_argument("--trim", type=float, default=0); ap.add_argument("--trimwarm", type=int, default=0); ap.add_argument("--vt", type=int, default=0); ap.add_argument("--bs", type=int, default=64); ap.add_argument("--mix", default=""); ap.add_argument("--knots", type=int, default=33); ap.add_argument("--scores", default="")
-ap.add_argument("--huber", type=float, default=0); ap.add_argument("--student", type=float, default=0); ap.add_argument("--pat", type=int, default=20); ap.add_argument("--cos", type=int, default=0); ap.add_argument("--swa", type=float, default=0)
+ap.add_argument("--gtrim", type=float, default=0); ap.add_argument("--huber", type=float, default=0); ap.add_argument("--student", type=float, default=0); ap.add_argument("--pat", type=int, default=20); ap.add_argument("--cos", type=int, default=0); ap.add_argument("--swa", type=float, default=0)
 a = ap.parse_args()
 sets = sorted((root / "odds").glob("*.csv")) + sorted((root / "embeddings").glob("*.csv"))
 if a.sets: sets = [p for p in sets if p.stem in a.sets.split(",")]
@@ -89,6 +90,11 @@ def train(X, seed, variant):
     for ep in range(epochs):
         m.train()
         idx = torch.tensor(rng.permutation(tr))
+        if a.gtrim > 0 and ep > 0:  # S36: leave out the share of rows the model fits worst now (one draw each), for this epoch
+            with torch.no_grad():
+                x = Xt[idx]; mu, lv = m.encode(x); xh = m.dec(mu + (0.5 * lv).exp() * torch.randn_like(mu))
+                rows = ((x - xh) ** 2).sum(-1) - 0.5 * (1 + lv - mu ** 2 - lv.exp()).sum(-1)
+            idx = idx[rows <= torch.quantile(rows, 1 - a.gtrim)]
         for b in range(0, len(idx), a.bs):
             x = Xt[idx[b:b + a.bs]]
             if a.drop > 0: xin = torch.nn.functional.dropout(x, a.drop)
