@@ -3,6 +3,7 @@ using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using MLNetVae.AnomalyDetection;
 using MLNetVae.Data;
+using MLNetVae.Scoring;
 
 namespace MLNetVae;
 
@@ -51,6 +52,7 @@ public sealed class VaeAnomalyEstimator : IEstimator<VaeAnomalyTransformer>
     public VaeAnomalyTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
+        OnnxRuntimeSessions.EnsureEnvironment(); // one shared ONNX Runtime pool, also when the model is saved before it scores
         var host = environment.Register(nameof(VaeAnomalyEstimator));
         using var channel = host.Start("Training");
         void Log(string message) => channel.Info(MessageSensitivity.None, message);

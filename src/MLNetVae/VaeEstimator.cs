@@ -2,6 +2,7 @@ using Microsoft.ML;
 using Microsoft.ML.Runtime;
 using MLNetVae.Data;
 using MLNetVae.MLNet;
+using MLNetVae.Scoring;
 using MLNetVae.Training;
 
 namespace MLNetVae;
@@ -50,6 +51,7 @@ public sealed class VaeEstimator : IEstimator<VaeTransformer>
     public VaeTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
+        OnnxRuntimeSessions.EnsureEnvironment(); // one shared ONNX Runtime pool, also when the model is saved before it scores
         var host = environment.Register(nameof(VaeEstimator));
         using var channel = host.Start("Training");
         void Log(string message) => channel.Info(MessageSensitivity.None, message);

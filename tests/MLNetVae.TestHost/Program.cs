@@ -48,4 +48,6 @@ while (cursor.MoveNext())
     writer.WriteLine(string.Join('\t', latent.DenseValues().Prepend(error).Select(v => v.ToString("R", CultureInfo.InvariantCulture))));
 }
 Console.WriteLine($"{mode}: {model.GetType().Name} scored");
+// Whether this process's VAE sessions share one ONNX Runtime thread pool (SeparateProcessTests checks the fast path's).
+Console.WriteLine($"global thread pool: {MLNetVae.Scoring.OnnxRuntimeSessions.UsesGlobalThreadPool}");
 return 0;

@@ -4,6 +4,7 @@ using MLNetVae;
 using MLNetVae.AnomalyDetection;
 using MLNetVae.MLNet;
 using MLNetVae.Persistence;
+using MLNetVae.Scoring;
 
 namespace Microsoft.ML;
 
@@ -56,6 +57,7 @@ public static class VaeModelOperations
     public static ITransformer LoadWithFastVae(this ModelOperationsCatalog catalog, string path, out DataViewSchema inputSchema)
     {
         ArgumentNullException.ThrowIfNull(catalog);
+        OnnxRuntimeSessions.EnsureEnvironment(); // before catalog.Load runs ML.NET's ONNX sessions
         var vaes = new Queue<VaeTransformer>(catalog.LoadVaeTransformers(path));
         var environment = HostEnvironmentAccess.FromCatalog(catalog);
         var detectors = new Queue<VaeAnomalyTransformer>(VaeModelFile.ReadAnomalyDetectors(path).Select(r => new VaeAnomalyTransformer(
@@ -118,6 +120,7 @@ public static class VaeModelOperations
     public static void RegisterVaeComponents(this MLContext mlContext)
     {
         ArgumentNullException.ThrowIfNull(mlContext);
+        OnnxRuntimeSessions.EnsureEnvironment(); // before Load runs ML.NET's ONNX sessions
         RegisterWith(mlContext.ComponentCatalog);
     }
 

@@ -5,8 +5,9 @@ namespace MLNetVae.Scoring;
 /// <summary>
 /// Creates ONNX Runtime sessions that share ONE process-wide thread pool. Two sessions (encoder and decoder) with
 /// their own spinning pools fight for the same cores and halve throughput, so the library creates the
-/// <see cref="OrtEnv"/> with global pools the first time it scores — unless the application created it already,
-/// in which case sessions fall back to small per-session pools.
+/// <see cref="OrtEnv"/> with global pools at its entry points (Fit, the model loaders), before ML.NET's own ONNX
+/// transformer can create the default environment — unless the application created it already, in which case
+/// sessions fall back to per-session pools of <see cref="Threads"/> threads.
 /// </summary>
 internal static class OnnxRuntimeSessions
 {
@@ -32,7 +33,12 @@ internal static class OnnxRuntimeSessions
     private static int ReadThreads() =>
         int.TryParse(Environment.GetEnvironmentVariable("MLNETVAE_ORT_THREADS"), out int n) && n > 0 ? n : Environment.ProcessorCount;
 
-    private static void EnsureEnvironment()
+    /// <summary>
+    /// Creates this process's <see cref="OrtEnv"/> with the global pools unless it exists. ML.NET's ONNX transformer
+    /// (the VAE stage of a loaded or saved pipeline) creates the default environment, with no global pools, the first
+    /// time it runs, so every entry point that can lead there calls this first.
+    /// </summary>
+    internal static void EnsureEnvironment()
     {
         if (globalPools is not null)
             return;
