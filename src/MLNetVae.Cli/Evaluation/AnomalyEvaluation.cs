@@ -70,17 +70,16 @@ internal static class AnomalyEvaluation
     {
         if (labels.Length != scores.Length)
             throw new InvalidOperationException($"{method}: {scores.Length} scores for {labels.Length} labels.");
-        if (scores.Any(s => !float.IsFinite(s)))
-            throw new InvalidOperationException($"{method} produced a non-finite score; it cannot be evaluated.");
+        var ranked = Rankable(scores, method);
         if (!labels.Contains(1f) || !labels.Contains(0f))
             throw new Infrastructure.CliException(
                 "The data needs both normal (Label 0) and anomalous (Label 1) rows to measure ROC-AUC.",
                 "Use a data set with both kinds of rows.");
 
-        float threshold = Quantile(scores, thresholdQuantile);
+        float threshold = Quantile(ranked, thresholdQuantile);
         var rows = new ScoredRow[labels.Length];
         for (int i = 0; i < rows.Length; i++)
-            rows[i] = new ScoredRow { Label = labels[i], Score = scores[i], PredictedLabel = scores[i] > threshold };
+            rows[i] = new ScoredRow { Label = labels[i], Score = ranked[i], PredictedLabel = ranked[i] > threshold };
 
         var metrics = ml.AnomalyDetection.Evaluate(ml.Data.LoadFromEnumerable(rows),
             labelColumnName: nameof(ScoredRow.Label), scoreColumnName: nameof(ScoredRow.Score),
@@ -103,8 +102,7 @@ internal static class AnomalyEvaluation
     {
         if (labels.Length != scores.Length || labels.Length != predicted.Length)
             throw new InvalidOperationException($"{scores.Length} scores and {predicted.Length} decisions for {labels.Length} labels.");
-        if (scores.Any(s => !float.IsFinite(s)))
-            throw new InvalidOperationException("The model produced a non-finite score; it cannot be evaluated.");
+        var ranked = Rankable(scores, "The model");
         if (!labels.Contains(1f) || !labels.Contains(0f))
             throw new Infrastructure.CliException(
                 $"The data needs both normal (label 0) and anomalous (label 1) rows to measure ROC-AUC; it has {labels.Count(l => l == 1f)} anomalies in {labels.Length} rows.",
@@ -112,7 +110,7 @@ internal static class AnomalyEvaluation
 
         var rows = new ScoredRow[labels.Length];
         for (int i = 0; i < rows.Length; i++)
-            rows[i] = new ScoredRow { Label = labels[i], Score = scores[i], PredictedLabel = predicted[i] };
+            rows[i] = new ScoredRow { Label = labels[i], Score = ranked[i], PredictedLabel = predicted[i] };
         var metrics = ml.AnomalyDetection.Evaluate(ml.Data.LoadFromEnumerable(rows),
             labelColumnName: nameof(ScoredRow.Label), scoreColumnName: nameof(ScoredRow.Score),
             predictedLabelColumnName: nameof(ScoredRow.PredictedLabel), falsePositiveCount: falsePositiveCount);
@@ -126,6 +124,20 @@ internal static class AnomalyEvaluation
         double f1 = precision + recall == 0 ? 0 : 2 * precision * recall / (precision + recall);
         return new ThresholdResult(metrics.AreaUnderRocCurve, threshold, labels.Length, anomalies, flagged, truePositives, falsePositives,
             precision, recall, f1, metrics.DetectionRateAtFalsePositiveCount, falsePositiveCount);
+    }
+
+    /// <summary>
+    /// The scores as ML.NET's evaluator can rank them. +∞ is a real score (a row so far out that its error overflows
+    /// float32, which the detector flags), so it ranks above every finite score as <see cref="float.MaxValue"/>. NaN
+    /// means the scorer failed (the CLI's data loaders refuse non-finite inputs), so it stops the evaluation.
+    /// </summary>
+    internal static float[] Rankable(float[] scores, string method)
+    {
+        int nan = Array.FindIndex(scores, float.IsNaN);
+        if (nan >= 0)
+            throw new InvalidOperationException(
+                $"{method} produced a NaN score for {scores.Count(float.IsNaN)} of {scores.Length} rows (the first is row {nan + 1}); it cannot be evaluated.");
+        return scores.Select(s => float.IsPositiveInfinity(s) ? float.MaxValue : s).ToArray();
     }
 
     /// <summary>The <paramref name="q"/> quantile by the nearest-rank rule: at least a fraction q of the values are &lt;= it.</summary>

@@ -80,14 +80,8 @@ internal static class Plots
     public static void ScoreHistogram(string path, float[] scores, float[] labels, double threshold, string scoreName, string title, int bins = 40)
     {
         var plot = new Plot();
-        // Reconstruction errors are skewed (a few rows far out): bin them on a log scale when they span over a decade.
-        double low = Math.Min(scores.Min(), threshold), high = Math.Max(scores.Max(), threshold);
-        bool logScale = low > 0 && high / low > 10;
-        Func<double, double> toAxis = logScale ? Math.Log10 : x => x;
-        double min = toAxis(low), max = toAxis(high);
-        if (max <= min)
-            max = min + 1;
-        double width = (max - min) / bins;
+        var axis = HistogramAxis.For(scores, threshold, bins);
+        var (min, width, toAxis, logScale) = (axis.Min, axis.Width, axis.ToAxis, axis.LogScale);
 
         void AddClass(Func<float, bool> isClass, Color color, string legend)
         {
@@ -96,7 +90,7 @@ internal static class Plots
                 return;
             var counts = new double[bins];
             foreach (var v in values)
-                counts[Math.Clamp((int)((toAxis(v) - min) / width), 0, bins - 1)]++;
+                counts[axis.BinOf(v)]++;
             var bars = plot.Add.Bars(
                 Enumerable.Range(0, bins).Select(b => min + (b + 0.5) * width).ToArray(),
                 counts.Select(c => c / values.Length).ToArray());
@@ -106,7 +100,8 @@ internal static class Plots
                 bar.FillColor = color.WithAlpha(0.55);
                 bar.LineWidth = 0;
             }
-            bars.LegendText = $"{legend} (n = {values.Length})";
+            int infinite = values.Count(float.IsPositiveInfinity);
+            bars.LegendText = $"{legend} (n = {values.Length}{(infinite > 0 ? $", {infinite} at +∞ in the last bar" : "")})";
         }
 
         AddClass(l => l != 1f, Colors.SteelBlue, "normal (label 0)");
@@ -171,4 +166,29 @@ internal static class Plots
                 File.Delete(temp);
         }
     }
+}
+
+/// <summary>
+/// The score histogram's bins. Reconstruction errors are skewed (a few rows far out), so they are binned on a log scale
+/// when they span over a decade. The range is that of the finite scores and the threshold: a +∞ score (a row so far
+/// out that its error overflows float32) counts in the last bin.
+/// </summary>
+internal sealed record HistogramAxis(double Min, double Width, int Bins, bool LogScale)
+{
+    public Func<double, double> ToAxis => LogScale ? Math.Log10 : x => x;
+
+    public static HistogramAxis For(float[] scores, double threshold, int bins)
+    {
+        var finite = scores.Where(float.IsFinite).DefaultIfEmpty((float)threshold).ToArray();
+        double low = Math.Min(finite.Min(), threshold), high = Math.Max(finite.Max(), threshold);
+        bool logScale = low > 0 && high / low > 10;
+        Func<double, double> toAxis = logScale ? Math.Log10 : x => x;
+        double min = toAxis(low), max = toAxis(high);
+        if (max <= min)
+            max = min + 1;
+        return new HistogramAxis(min, (max - min) / bins, bins, logScale);
+    }
+
+    public int BinOf(float score) =>
+        float.IsFinite(score) ? Math.Clamp((int)((ToAxis(score) - Min) / Width), 0, Bins - 1) : Bins - 1;
 }

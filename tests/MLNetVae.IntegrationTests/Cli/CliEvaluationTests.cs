@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Microsoft.ML;
 using MLNetVae.Cli.Evaluation;
+using MLNetVae.Cli.Output;
 
 namespace MLNetVae.Tests.Cli;
 
@@ -49,6 +50,63 @@ public class CliEvaluationTests
         Assert.True(projection.ExplainedX > 0.99, $"explained {projection.ExplainedX}");
         Assert.True(projection.ExplainedX + projection.ExplainedY <= 1.0 + 1e-9);
         Assert.Equal(Math.Sqrt(2) * 49, projection.X.Max() - projection.X.Min(), 3);
+    }
+
+    [Fact]
+    public void AnInfiniteScoreRanksAboveEveryFiniteOne()
+    {
+        // +∞ is the detector's score for a row whose error overflows float32: the furthest out, and flagged.
+        float[] labels = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1];
+        float[] scores = [1, 2, 3, 4, 5, 6, 7, 8, 9.5f, float.PositiveInfinity];
+        bool[] flagged = scores.Select(s => s > 9).ToArray();
+
+        var atThreshold = AnomalyEvaluation.EvaluateAtThreshold(new MLContext(1), labels, scores, flagged, 9);
+        Assert.Equal(1.0, atThreshold.RocAuc, 6);
+        Assert.Equal(2, atThreshold.TruePositives);
+        Assert.Equal(1.0, AnomalyEvaluation.Evaluate(new MLContext(1), "m", labels, scores, 0, 0, thresholdQuantile: 0.8).RocAuc, 6);
+        Assert.Equal(1.0, RocCurve.Compute(labels, scores).TruePositiveRate.Last());
+
+        // Swapping the +∞ onto a normal row makes it the highest-ranked normal row, as a huge finite score would.
+        float[] swapped = [float.PositiveInfinity, 2, 3, 4, 5, 6, 7, 8, 9.5f, 9];
+        double expected = AnomalyEvaluation.EvaluateAtThreshold(new MLContext(1), labels, [1e30f, 2, 3, 4, 5, 6, 7, 8, 9.5f, 9], flagged, 9).RocAuc;
+        Assert.Equal(expected, AnomalyEvaluation.EvaluateAtThreshold(new MLContext(1), labels, swapped, flagged, 9).RocAuc, 6);
+        Assert.True(expected < 1);
+    }
+
+    [Fact]
+    public void ANaNScoreStopsTheEvaluationAndSaysWhichRow()
+    {
+        float[] labels = [0, 0, 1, 0];
+        float[] scores = [1, 2, float.NaN, 3];
+        var error = Assert.Throws<InvalidOperationException>(() =>
+            AnomalyEvaluation.EvaluateAtThreshold(new MLContext(1), labels, scores, [false, false, false, false], 5));
+        Assert.Contains("NaN score for 1 of 4 rows (the first is row 3)", error.Message);
+    }
+
+    [Fact]
+    public void TheScoreHistogramPutsInfiniteScoresInItsLastBar()
+    {
+        string folder = Directory.CreateTempSubdirectory("mlnetvae-histogram-").FullName;
+        try
+        {
+            string path = Path.Combine(folder, "histogram.png");
+            float[] labels = [0, 0, 0, 0, 1, 1];
+            float[] scores = [1, 2, 3, 4, 50, float.PositiveInfinity];
+            var axis = HistogramAxis.For(scores, threshold: 10, bins: 40);
+            Assert.True(axis.LogScale); // 1 to 50: over a decade
+            Assert.Equal(0, axis.Min, 9);
+            Assert.Equal(Math.Log10(50) / 40, axis.Width, 9); // the range of the finite scores, not stretched to +∞
+            Assert.Equal(0, axis.BinOf(1));
+            Assert.Equal(39, axis.BinOf(50));
+            Assert.Equal(39, axis.BinOf(float.PositiveInfinity));
+
+            Plots.ScoreHistogram(path, scores, labels, 10, "score", "title");
+            Assert.True(new FileInfo(path).Length > 1000, "no plot written");
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
     }
 
     [Fact]
