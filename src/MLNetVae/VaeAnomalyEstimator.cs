@@ -119,6 +119,10 @@ public sealed class VaeAnomalyEstimator : IEstimator<VaeAnomalyTransformer>
                 Array.Sort(calibrationScores);
             }
             string rowsName = calibrationRows > 0 ? "held-out" : "training";
+            if (calibrationScores.Length == 0)
+                throw new InvalidOperationException(
+                    $"Every {rowsName} row has NaN or ∞ in column '{options.FeatureColumnName}' (SkipNonFiniteRows left them out), so there is no score to set the threshold on. " +
+                    "Replace the missing values (ml.Transforms.ReplaceMissingValues) or filter those rows (ml.Data.FilterRowsByMissingValues) before Fit.");
             var kept = new CalibrationScores(trainingScores, calibrationScores);
 
             VaeAnomalyTransformer result;
@@ -190,7 +194,8 @@ public sealed class VaeAnomalyEstimator : IEstimator<VaeAnomalyTransformer>
     /// <summary>
     /// Every score of <paramref name="scored"/>, or, past <see cref="VaeAnomalyTransformer.MaxKeptScores"/> rows, a uniform
     /// sample of that many (reservoir sampling seeded by the training seed): memory and the saved model stay bounded
-    /// however many rows were scored (see <see cref="VaeAnomalyTransformer.CalibrationScores"/>).
+    /// however many rows were scored (see <see cref="VaeAnomalyTransformer.CalibrationScores"/>). NaN scores (rows with
+    /// NaN or ∞ features, which <see cref="VaeTrainingOptions.SkipNonFiniteRows"/> lets through) are left out.
     /// </summary>
     internal static float[] ReadScores(IDataView scored, string scoreColumnName, int seed, CancellationToken cancellationToken,
         int maxKept = VaeAnomalyTransformer.MaxKeptScores)
@@ -208,6 +213,8 @@ public sealed class VaeAnomalyEstimator : IEstimator<VaeAnomalyTransformer>
             if ((seen & 4095) == 0)
                 cancellationToken.ThrowIfCancellationRequested();
             getter(ref value);
+            if (float.IsNaN(value))
+                continue; // a row left out for NaN/∞ features (SkipNonFiniteRows) has no score and no place in a quantile
             seen++;
             if (scores.Count < maxKept)
                 scores.Add(value);

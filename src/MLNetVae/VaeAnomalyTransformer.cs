@@ -101,7 +101,8 @@ public sealed class VaeAnomalyTransformer : ITransformer, IDisposable
 
     /// <summary>
     /// The scores of the rows the detector was trained on, sorted ascending: all of them up to
-    /// <see cref="MaxKeptScores"/> rows, a seeded uniform sample of that many beyond.
+    /// <see cref="MaxKeptScores"/> rows, a seeded uniform sample of that many beyond. Rows without a score (NaN or ∞
+    /// features, let through by <see cref="VaeTrainingOptions.SkipNonFiniteRows"/>) are not in it, nor in <see cref="CalibrationScores"/>.
     /// </summary>
     public IReadOnlyList<float> TrainingScores => trainingScores;
 
@@ -153,11 +154,21 @@ public sealed class VaeAnomalyTransformer : ITransformer, IDisposable
     /// A detector with the same trained model whose threshold is the (1 − <paramref name="contamination"/>) quantile of
     /// <see cref="CalibrationScores"/> (the empirical quantile: at most contamination · n of those rows score above it).
     /// </summary>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="contamination"/> is outside (0, 0.5].</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="contamination"/> is outside (0, 0.5], or below the share
+    /// of those rows that score +∞ (no finite threshold then exists).</exception>
     public VaeAnomalyTransformer WithContamination(double contamination)
     {
         VaeAnomalyOptions.RequireContamination(contamination, nameof(contamination));
-        return With(UpperQuantileThreshold(calibrationScores, contamination), VaeAnomalyThresholdSource.Contamination, contamination, null);
+        float threshold = UpperQuantileThreshold(calibrationScores, contamination);
+        if (!float.IsFinite(threshold))
+        {
+            int infinite = calibrationScores.Count(float.IsPositiveInfinity);
+            throw new ArgumentOutOfRangeException(nameof(contamination), contamination,
+                $"{infinite} of the {calibrationScores.Length} calibration scores are +∞ (rows so far out that their score overflows float32), " +
+                $"more than a contamination of {contamination:G3} allows, so no finite threshold exists. " +
+                $"Use a contamination of at least {(double)infinite / calibrationScores.Length:G3}, or set a threshold with WithThreshold.");
+        }
+        return With(threshold, VaeAnomalyThresholdSource.Contamination, contamination, null);
     }
 
     /// <summary>
@@ -165,13 +176,15 @@ public sealed class VaeAnomalyTransformer : ITransformer, IDisposable
     /// normal rows of <paramref name="labelled"/> — the lowest such threshold, so as many anomalies as possible are caught
     /// at that false-positive rate. The rows are scored with this model; only the normal rows' scores set the threshold.
     /// Normal rows with equal scores (duplicate rows) are flagged together or not at all, so with ties at the threshold
-    /// the rate reached can be below the target by more than one row.
+    /// the rate reached can be below the target by more than one row. Rows with NaN or ∞ features score NaN and are never
+    /// flagged, so the rate is that of the normal rows that have a score.
     /// </summary>
     /// <param name="labelled">Data with the feature column and a label column.</param>
     /// <param name="falsePositiveRate">Target fraction of normal rows flagged, in [0, 1).</param>
     /// <param name="labelColumnName">Label column: Boolean (true = anomaly) or Single/Double (&gt; 0 = anomaly, as ML.NET's anomaly evaluator reads it); rows with a NaN label are skipped.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="falsePositiveRate"/> is outside [0, 1), or the label column is missing or of another type.</exception>
-    /// <exception cref="ArgumentException">The labelled data has no normal row.</exception>
+    /// <exception cref="ArgumentException">The labelled data has no normal row with a score, or more of its normal rows
+    /// score +∞ than the rate allows (no finite threshold reaches it).</exception>
     public VaeAnomalyTransformer WithThresholdForFalsePositiveRate(IDataView labelled, double falsePositiveRate, string labelColumnName = "Label")
     {
         ArgumentNullException.ThrowIfNull(labelled);
@@ -189,7 +202,7 @@ public sealed class VaeAnomalyTransformer : ITransformer, IDisposable
                 $"Label column '{labelColumnName}' has type {labelType}; it must be Boolean (true = anomaly) or Single/Double (> 0 = anomaly).");
 
         var normalScores = new List<float>();
-        int normalRows = 0;
+        int normalRows = 0; // with or without a score
         var scored = Transform(labelled);
         var scoreColumn = scored.Schema[options.ScoreColumnName];
         var labelColumn = scored.Schema[label.Value.Index];
@@ -211,11 +224,23 @@ public sealed class VaeAnomalyTransformer : ITransformer, IDisposable
         if (normalRows == 0)
             throw new ArgumentException(
                 $"The labelled data has no normal row (label false or 0 in '{labelColumnName}'); a false-positive rate needs normal rows.", nameof(labelled));
+        if (normalScores.Count == 0)
+            throw new ArgumentException(
+                $"All {normalRows} normal rows of the labelled data score NaN (NaN or ∞ in column '{options.FeatureColumnName}'), so they cannot set a threshold. " +
+                "Replace the missing values (ml.Transforms.ReplaceMissingValues) or filter those rows (ml.Data.FilterRowsByMissingValues) first.", nameof(labelled));
 
         var sorted = normalScores.ToArray();
         Array.Sort(sorted);
-        int allowed = (int)Math.Floor(falsePositiveRate * normalRows + 1e-9);
-        float threshold = allowed < sorted.Length ? sorted[sorted.Length - 1 - allowed] : float.NegativeInfinity;
+        int allowed = (int)Math.Floor(falsePositiveRate * sorted.Length + 1e-9); // < sorted.Length, as the rate is < 1
+        float threshold = sorted[sorted.Length - 1 - allowed];
+        if (!float.IsFinite(threshold))
+        {
+            int infinite = sorted.Count(float.IsPositiveInfinity);
+            throw new ArgumentException(
+                $"{infinite} of the {sorted.Length} normal rows of the labelled data score +∞ (features so far out that the score overflows float32), " +
+                $"more than a false-positive rate of {falsePositiveRate:G3} allows, so no finite threshold reaches it. " +
+                $"Use a rate of at least {(double)infinite / sorted.Length:G3}, or check those rows' labels and values.", nameof(labelled));
+        }
         return With(threshold, VaeAnomalyThresholdSource.FalsePositiveRate, null, falsePositiveRate);
     }
 

@@ -1,6 +1,7 @@
 using Xunit.Abstractions;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using MLNetVae.AnomalyDetection;
 using MLNetVae.Tests.TestSupport;
 using static MLNetVae.Tests.AnomalyDetection.AnomalyTestData;
 
@@ -152,6 +153,72 @@ public class VaeAnomalyDetectorTests : IClassFixture<VaeAnomalyDetectorTests.Tra
         Assert.Contains("'IsAnomaly' was not found", missing.Message);
         var rate = Assert.Throws<ArgumentOutOfRangeException>(() => Detector.WithThresholdForFalsePositiveRate(trained.Test, 1.0));
         Assert.Equal("falsePositiveRate", rate.ParamName);
+    }
+
+    /// <summary>The test split as rows, with <paramref name="change"/> applied to the features of the normal rows it picks.</summary>
+    private IDataView TestRowsWith(Func<int, bool> changeNormalRow, Action<float[]> change, bool dropChanged = false)
+    {
+        var labels = TestData.ReadScalars(trained.Test, "Label");
+        var features = TestData.ReadVectors(trained.Test, "Features");
+        var rows = new List<InputRow>();
+        for (int i = 0, normal = 0; i < labels.Length; i++)
+        {
+            var row = new InputRow { Label = labels[i], Features = (float[])features[i].Clone() };
+            if (labels[i] == 0 && changeNormalRow(normal++))
+            {
+                if (dropChanged)
+                    continue;
+                change(row.Features);
+            }
+            rows.Add(row);
+        }
+        return Ml.Data.LoadFromEnumerable(rows);
+    }
+
+    [Fact]
+    public void FalsePositiveRateIsThatOfTheNormalRowsWithAScore()
+    {
+        // Every third normal row gets a missing value: it scores NaN, is never flagged, and must not loosen the threshold.
+        static bool EveryThird(int normal) => normal % 3 == 0;
+        var withMissing = TestRowsWith(EveryThird, f => f[5] = float.NaN);
+        var without = TestRowsWith(EveryThird, _ => { }, dropChanged: true);
+
+        var chosen = Detector.WithThresholdForFalsePositiveRate(withMissing, 0.1);
+        Assert.True(float.IsFinite(chosen.Threshold));
+        Assert.Equal(Detector.WithThresholdForFalsePositiveRate(without, 0.1).Threshold, chosen.Threshold);
+
+        var allMissing = TestRowsWith(_ => true, f => f[0] = float.NaN);
+        var error = Assert.Throws<ArgumentException>(() => Detector.WithThresholdForFalsePositiveRate(allMissing, 0.1));
+        Assert.Contains("normal rows of the labelled data score NaN", error.Message);
+        Assert.Contains("'Features'", error.Message);
+    }
+
+    [Fact]
+    public void AFalsePositiveRateOnlyAnInfiniteThresholdMeetsIsRefused()
+    {
+        // A normal row so far out that its score overflows to +∞: a rate of 0 would need the threshold +∞, which flags nothing.
+        var farOut = TestRowsWith(normal => normal == 0, f => Array.Fill(f, 1e30f));
+        Assert.Contains(TestData.ReadScalars(Detector.Transform(farOut), "Score"), float.IsPositiveInfinity);
+
+        var error = Assert.Throws<ArgumentException>(() => Detector.WithThresholdForFalsePositiveRate(farOut, 0));
+        Assert.Contains("score +∞", error.Message);
+        Assert.Contains("Use a rate of at least", error.Message);
+        var allowing = Detector.WithThresholdForFalsePositiveRate(farOut, 0.2);
+        Assert.True(float.IsFinite(allowing.Threshold));
+    }
+
+    [Fact]
+    public void AContaminationBelowTheShareOfInfiniteCalibrationScoresIsRefused()
+    {
+        // Calibration scores with 10% at +∞ (rows far out of the training data): contamination 0.05 has no finite threshold.
+        var calibration = Enumerable.Range(0, 90).Select(i => (float)i).Concat(Enumerable.Repeat(float.PositiveInfinity, 10)).ToArray();
+        using var detector = new VaeAnomalyTransformer(Ml, Detector.Options, Detector.Vae.WithScoringPrecision(Detector.ScoringPrecision),
+            new CalibrationScores(calibration, calibration), Detector.ScoringSeed, new AnomalyThreshold(100, VaeAnomalyThresholdSource.Explicit, null, null));
+
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => detector.WithContamination(0.05));
+        Assert.Equal("contamination", error.ParamName);
+        Assert.Contains("10 of the 100 calibration scores are +∞", error.Message);
+        Assert.Equal(88f, detector.WithContamination(0.11).Threshold); // 11 scores above it: 89 and the 10 at +∞
     }
 
     [Fact]

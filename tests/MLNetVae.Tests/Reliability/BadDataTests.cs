@@ -57,6 +57,29 @@ public class BadDataTests(NewsModel news)
     }
 
     [Fact]
+    public void TheDetectorWithSkipNonFiniteRowsSetsItsThresholdOnTheRowsWithAScore()
+    {
+        // 30 of 100 rows have a missing value. They are left out of training and score NaN; the contamination quantile
+        // must count only the 70 scored rows (5% of 70: 3 flagged), not flag 5 of them as if all 100 had a score.
+        var rows = Reliable.RandomRows(100, 6, seed: 5);
+        for (int i = 0; i < 30; i++)
+            rows[i * 3][i % 6] = float.NaN;
+        var options = new VaeAnomalyOptions
+        {
+            HiddenDim = 16, LatentDim = 2, Epochs = 3, BatchSize = 32, NumberOfThreads = 1, Seed = 1, SkipNonFiniteRows = true,
+            Contamination = 0.05,
+        };
+        var data = TestData.FromArrays(Ml, rows);
+        using var detector = Ml.AnomalyDetection.Trainers.VariationalAutoencoder(options).Fit(data);
+
+        Assert.Equal(70, detector.TrainingScores.Count);
+        Assert.All(detector.TrainingScores, s => Assert.False(float.IsNaN(s)));
+        var scores = TestData.ReadScalars(detector.Transform(data), "Score");
+        Assert.Equal(30, scores.Count(float.IsNaN));
+        Assert.Equal(3, scores.Count(s => s > detector.Threshold));
+    }
+
+    [Fact]
     public void SkipNonFiniteRowsWithNoFiniteRowLeftSaysSo()
     {
         var rows = Reliable.RandomRows(5, 4, seed: 1);
