@@ -260,6 +260,13 @@ public sealed class VaeAnomalyOptions : VaeTrainingOptions
             LatentDim = LatentDim ?? Defaults.LatentDimFor(inputDim, rows),
             Epochs = Epochs ?? Defaults.EpochsFor(trainingRows, BatchSize),
         };
+        // The detector adds only its score columns, so the inner VAE's output names need only differ from the features'
+        // (a featurizer's "Mu" column is a natural input): the one that would clash is renamed.
+        string Apart(string output) => output == FeatureColumnName ? "Vae" + output : output;
+        vae.MuColumnName = Apart(vae.MuColumnName);
+        vae.LogVarColumnName = Apart(vae.LogVarColumnName);
+        vae.ReconstructionColumnName = Apart(vae.ReconstructionColumnName);
+        vae.ReconstructionErrorColumnName = Apart(vae.ReconstructionErrorColumnName);
         CopyTrainingSettingsTo(vae);
         return vae;
     }

@@ -170,6 +170,29 @@ public class VaeAnomalyOptionsTests
         Assert.InRange(metrics.AreaUnderRocCurve, 0, 1);
     }
 
+    [Theory]
+    [InlineData("Mu")]
+    [InlineData("ReconstructionError")]
+    public void TheDetectorTakesAFeatureColumnNamedLikeAVaeOutput(string column)
+    {
+        // A featurizer's Mu column is a natural input to the detector; the inner VAE's outputs are not the detector's.
+        var ml = new MLContext(seed: 3);
+        var data = ml.Data.TakeRows(TestData.LoadLabelledCsv(ml, TestData.NewsEmbeddingsCsv), 100);
+        var input = column == "Mu"
+            ? ml.Transforms.VariationalAutoencoder(new VaeOptions { HiddenDim = 8, LatentDim = 4, Epochs = 2, NumberOfThreads = 1 }).Fit(data).Transform(data)
+            : ml.Transforms.CopyColumns(column, "Features").Fit(data).Transform(data);
+        using var detector = ml.AnomalyDetection.Trainers.VariationalAutoencoder(new VaeAnomalyOptions
+        {
+            FeatureColumnName = column, HiddenDim = 8, LatentDim = 2, Epochs = 2, NumberOfThreads = 1,
+        }).Fit(input);
+
+        var scores = TestData.ReadScalars(detector.Transform(input), "Score");
+        Assert.Equal(100, scores.Length);
+        Assert.All(scores, s => Assert.True(float.IsFinite(s)));
+        Assert.Equal(column, detector.Vae.Options.InputColumnName);
+        Assert.Equal("Vae" + column, column == "Mu" ? detector.Vae.Options.MuColumnName : detector.Vae.Options.ReconstructionErrorColumnName);
+    }
+
     /// <summary>A detector trained in about a second on the first rows of the shipped embeddings.</summary>
     private static VaeAnomalyTransformer Tiny(VaeAnomalyOptions options)
     {
