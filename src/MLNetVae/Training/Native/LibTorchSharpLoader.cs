@@ -27,6 +27,7 @@ internal static class LibTorchSharpLoader
 
     private static readonly object Gate = new();
     private static bool done;
+    private static System.Runtime.ExceptionServices.ExceptionDispatchInfo? failed; // rethrown by later calls
 
     /// <summary>What the last call did (tests and diagnostics).</summary>
     internal static string Outcome { get; private set; } = "not run";
@@ -43,6 +44,8 @@ internal static class LibTorchSharpLoader
         {
             if (done)
                 return;
+            // A failure stays the answer: later calls get the same cause and fix, not TorchSharp's own misleading error.
+            failed?.Throw();
             try
             {
                 if (OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture == Architecture.X64)
@@ -55,10 +58,12 @@ internal static class LibTorchSharpLoader
                 else
                     Outcome = "not Linux x64: nothing to do";
             }
-            finally
+            catch (Exception e)
             {
-                done = true;
+                failed = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e);
+                throw;
             }
+            done = true;
         }
     }
 
@@ -192,9 +197,18 @@ internal static class LibTorchSharpLoader
                 if (File.Exists(path) && SHA256.HashData(File.ReadAllBytes(path)).AsSpan().SequenceEqual(expected))
                     return path;
                 Directory.CreateDirectory(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-                string temp = Path.Combine(folder, $".{FileName}.{Environment.ProcessId}.tmp");
-                File.WriteAllBytes(temp, patched);
-                File.Move(temp, path, overwrite: true);
+                // A name of its own per write: two processes with the same id (PID 1 in two containers sharing a
+                // cache folder) must not write into one temporary file; the move is atomic either way.
+                string temp = Path.Combine(folder, $".{FileName}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+                try
+                {
+                    File.WriteAllBytes(temp, patched);
+                    File.Move(temp, path, overwrite: true);
+                }
+                finally
+                {
+                    File.Delete(temp); // nothing left when the move happened; the partial copy when it did not
+                }
                 return path;
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
