@@ -38,10 +38,14 @@ internal static class SafeFile
                 write(stream);
                 stream.Flush(flushToDisk: true);
             }
-            foreach (var (temporary, target) in temporaries)
+            if (temporaries.Count == 1)
             {
-                current = target;
-                File.Move(temporary, target, overwrite);
+                current = temporaries[0].Target;
+                File.Move(temporaries[0].Temporary, temporaries[0].Target, overwrite); // one atomic rename
+            }
+            else
+            {
+                MoveAllOrNone(temporaries, overwrite, ref current);
             }
         }
         catch (Exception e)
@@ -52,6 +56,46 @@ internal static class SafeFile
                 throw Describe(e, current);
             throw;
         }
+    }
+
+    /// <summary>
+    /// Moves the complete temporary files into place, all or none: each existing target is first renamed aside, and if a
+    /// later move fails (a permission, a folder in the way) the new files are removed and the old ones renamed back.
+    /// </summary>
+    private static void MoveAllOrNone(List<(string Temporary, string Target)> temporaries, bool overwrite, ref string current)
+    {
+        var done = new List<(string Target, string? Aside, bool MovedIn)>();
+        try
+        {
+            foreach (var (temporary, target) in temporaries)
+            {
+                current = target;
+                string? aside = null;
+                if (overwrite && File.Exists(target))
+                {
+                    aside = Path.Combine(Path.GetDirectoryName(target)!, $".{Path.GetFileName(target)}.{Guid.NewGuid():N}.old");
+                    File.Move(target, aside);
+                }
+                done.Add((target, aside, false));
+                File.Move(temporary, target, overwrite: false);
+                done[^1] = (target, aside, true);
+            }
+        }
+        catch
+        {
+            for (int i = done.Count - 1; i >= 0; i--)
+            {
+                var (target, aside, movedIn) = done[i];
+                if (movedIn)
+                    TryDelete(target);
+                if (aside is not null)
+                    File.Move(aside, target, overwrite: true);
+            }
+            throw;
+        }
+        foreach (var (_, aside, _) in done)
+            if (aside is not null)
+                TryDelete(aside);
     }
 
     private static Exception Describe(Exception e, string path)

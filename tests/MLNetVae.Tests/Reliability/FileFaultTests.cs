@@ -75,6 +75,34 @@ public class FileFaultTests(NewsModel news, ITestOutputHelper output) : IDisposa
     }
 
     [Fact]
+    public void FilesThatBelongTogetherAreMovedIntoPlaceAllOrNone()
+    {
+        // Both new files are written, the first is moved into place, then the second's move fails (here a folder in the
+        // way; in practice a file of another user in a sticky /tmp). The old first file must come back.
+        var encoder = Path.Combine(folder.FullName, "encoder.onnx");
+        var decoder = Path.Combine(folder.FullName, "decoder.onnx");
+        File.WriteAllText(encoder, "old encoder");
+        Directory.CreateDirectory(decoder);
+        void Write(Stream stream, string text) => stream.Write(System.Text.Encoding.UTF8.GetBytes(text));
+
+        var ex = Assert.Throws<IOException>(() => MLNetVae.Persistence.SafeFile.WriteAll(
+            [(encoder, s => Write(s, "new encoder")), (decoder, s => Write(s, "new decoder"))], overwrite: true));
+        output.WriteLine(ex.Message);
+        Assert.Contains($"Could not write '{decoder}'", ex.Message);
+        Assert.Contains("Nothing was replaced", ex.Message);
+        Assert.Equal("old encoder", File.ReadAllText(encoder));
+        Assert.Equal(new[] { decoder, encoder }, Directory.GetFileSystemEntries(folder.FullName).Order()); // no temporary or set-aside file
+
+        // Without the folder in the way both are replaced, and nothing else is left.
+        Directory.Delete(decoder);
+        File.WriteAllText(decoder, "old decoder");
+        MLNetVae.Persistence.SafeFile.WriteAll([(encoder, s => Write(s, "new encoder")), (decoder, s => Write(s, "new decoder"))], overwrite: true);
+        Assert.Equal("new encoder", File.ReadAllText(encoder));
+        Assert.Equal("new decoder", File.ReadAllText(decoder));
+        Assert.Equal(new[] { decoder, encoder }, Directory.GetFileSystemEntries(folder.FullName).Order());
+    }
+
+    [Fact]
     public void SavingIntoAReadOnlyFolderFailsClearlyAndKeepsTheOriginal()
     {
         if (ReadOnlyFolder() is not var (target, how))
