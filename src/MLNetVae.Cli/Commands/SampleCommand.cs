@@ -56,7 +56,7 @@ internal static class SampleCommand
                 "Ask for fewer rows, or run sample several times with different --seed values.");
         }
 
-        OutputFile.Write(outputPath, path => CsvOutput.Write(path, names, writeLine =>
+        OutputFile.Write(outputPath, settings.Overwrite, path => CsvOutput.Write(path, names, writeLine =>
         {
             for (int i = 0; i < settings.Count; i++)
                 writeLine(rows[i].Select(CsvOutput.Number));

@@ -61,7 +61,7 @@ internal static class ScoreCommand
         header.Add(AnomalyPipeline.PredictedLabelColumn);
         if (data.Labels is not null)
             header.Add(data.LabelColumn!);
-        OutputFile.Write(outputPath, path => CsvOutput.Write(path, header, writeLine =>
+        OutputFile.Write(outputPath, settings.Overwrite, path => CsvOutput.Write(path, header, writeLine =>
         {
             for (int i = 0; i < scored.Scores.Length; i++)
             {

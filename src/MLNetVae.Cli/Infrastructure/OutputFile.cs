@@ -22,8 +22,9 @@ internal static class OutputFile
     /// <summary>
     /// Creates the folder <paramref name="fullPath"/> goes into and writes the file through a temporary file beside it,
     /// moved into place with Ctrl+C held off (<see cref="OutputFolder.WriteAll(string, IReadOnlyList{ValueTuple{string, Action{string}}}, bool, CancellationToken)"/>):
-    /// the target is the old file or the complete new one, never a partial one. <see cref="Prepare"/> checked the overwrite rule.
+    /// the target is the old file or the complete new one, never a partial one. <see cref="Prepare"/> checked the overwrite
+    /// rule before the work; without <paramref name="overwrite"/> a file created at the path since then is not replaced either.
     /// </summary>
-    public static void Write(string fullPath, Action<string> write) =>
-        OutputFolder.WriteAll(Path.GetDirectoryName(fullPath)!, [(Path.GetFileName(fullPath), write)], overwrite: true, CancellationToken.None);
+    public static void Write(string fullPath, bool overwrite, Action<string> write) =>
+        OutputFolder.WriteAll(Path.GetDirectoryName(fullPath)!, [(Path.GetFileName(fullPath), write)], overwrite, CancellationToken.None);
 }

@@ -79,11 +79,21 @@ internal sealed class OutputFolder
             }
             cancellationToken.ThrowIfCancellationRequested();
             if (!overwrite && staged.FirstOrDefault(s => System.IO.File.Exists(s.Target)) is { Target: { } taken })
-                throw new CliException($"The output file '{taken}' appeared while this command ran; not overwriting.", "Add --overwrite, or choose another --output folder.");
+                throw Appeared(taken);
             using (CommandExecution.HoldOffCtrlC())
             {
                 foreach (var (temporary, target) in staged)
-                    System.IO.File.Move(temporary, target, overwrite: true);
+                {
+                    try
+                    {
+                        // Without --overwrite the move itself refuses an existing file: one created since the check above stays.
+                        System.IO.File.Move(temporary, target, overwrite);
+                    }
+                    catch (IOException) when (!overwrite && System.IO.File.Exists(target))
+                    {
+                        throw Appeared(target);
+                    }
+                }
             }
             staged.Clear();
         }
@@ -93,6 +103,9 @@ internal sealed class OutputFolder
                 TryDelete(temporary);
         }
     }
+
+    private static CliException Appeared(string target) =>
+        new($"The output file '{target}' appeared while this command ran; not overwriting.", "Add --overwrite, or choose another --output.");
 
     /// <summary>The folder, or the nearest existing one above it, takes a new file (a probe, created and deleted).</summary>
     private static void RequireWritable(string folder)

@@ -102,4 +102,22 @@ public sealed class CliInputOutputTests(TrainedCliModel trained) : IClassFixture
         Assert.All(Directory.GetFiles(folder), f => Assert.Equal("new", File.ReadAllText(f)));
         Assert.Equal(3, Directory.GetFiles(folder).Length);
     }
+
+    [Fact]
+    public void AnOutputFileThatAppearsWhileScoringIsNotReplacedWithoutOverwrite()
+    {
+        // score and sample check --output before their work; a file someone saves there meanwhile must survive.
+        string path = OutputFile.Prepare(Temp("scores.csv"), overwrite: false);
+        var error = Assert.Throws<CliException>(() => OutputFile.Write(path, overwrite: false, temporary =>
+        {
+            File.WriteAllText(path, "saved meanwhile");
+            File.WriteAllText(temporary, "scores");
+        }));
+        Assert.Contains("appeared while this command ran; not overwriting", error.Message);
+        Assert.Equal("saved meanwhile", File.ReadAllText(path));
+        Assert.Equal([path], Directory.GetFiles(temp)); // no partial file left
+
+        OutputFile.Write(path, overwrite: true, temporary => File.WriteAllText(temporary, "scores"));
+        Assert.Equal("scores", File.ReadAllText(path));
+    }
 }
