@@ -108,8 +108,9 @@ public abstract class VaeTrainingOptions
     public double? GradientClipNormPerRow { get; set; }
 
     /// <summary>
-    /// Threads used by TorchSharp while training; <see langword="null"/> keeps TorchSharp's default. The same seed and
-    /// the same thread count give bit-identical weights on the CPU.
+    /// Threads used by TorchSharp while training; <see langword="null"/> keeps TorchSharp's default, capped at
+    /// <see cref="Environment.ProcessorCount"/> (which counts a container's CPU quota; libtorch's default does not) unless
+    /// <c>OMP_NUM_THREADS</c> is set. The same seed and the same thread count give bit-identical weights on the CPU.
     /// </summary>
     public int? NumberOfThreads { get; set; }
 

@@ -27,6 +27,34 @@ internal sealed class VaeTrainer
     /// <summary>Held by every training that sets the process-wide libtorch thread count (see <see cref="Train(TrainingRows, Random)"/>).</summary>
     private static readonly SemaphoreSlim ThreadSettingGate = new(1, 1);
 
+    private static int defaultThreadsCapped;
+
+    /// <summary>
+    /// Once per process, before the first training that leaves <c>NumberOfThreads</c> to TorchSharp: libtorch's default
+    /// comes from the CPUs the process may be scheduled on, which a container's CPU quota (<c>--cpus</c>, a Kubernetes
+    /// limit) does not shrink, so on a 64-core host a 2-CPU container would train with dozens of threads that share two
+    /// CPUs' time. <see cref="Environment.ProcessorCount"/> counts the quota, so the default is capped at it (never raised);
+    /// <c>OMP_NUM_THREADS</c> set by the application is left as it is.
+    /// </summary>
+    private static void CapDefaultThreadsAtProcessorCount(CancellationToken cancellation)
+    {
+        if (Volatile.Read(ref defaultThreadsCapped) == 1)
+            return;
+        ThreadSettingGate.Wait(cancellation);
+        try
+        {
+            if (defaultThreadsCapped == 1)
+                return;
+            if (Environment.GetEnvironmentVariable("OMP_NUM_THREADS") is null && get_num_threads() > Environment.ProcessorCount)
+                set_num_threads(Environment.ProcessorCount);
+            Volatile.Write(ref defaultThreadsCapped, 1);
+        }
+        finally
+        {
+            ThreadSettingGate.Release();
+        }
+    }
+
     /// <summary>
     /// Rows per forward pass when evaluating (validation loss, latent statistics). A block's intermediates live until
     /// the block ends, about 22 KB a row at 768/512/256: 4,096-row blocks raised Fit's peak memory by ~90 MiB, 1,024-row
@@ -75,6 +103,8 @@ internal sealed class VaeTrainer
         // change it under each other (and a run would not get the thread count, nor the bit-identical weights, it asked
         // for). Trainings that set NumberOfThreads therefore run one at a time; others run freely.
         bool setsThreads = options.NumberOfThreads is not null;
+        if (!setsThreads)
+            CapDefaultThreadsAtProcessorCount(cancellation);
         if (setsThreads)
             ThreadSettingGate.Wait(cancellation);
         try
