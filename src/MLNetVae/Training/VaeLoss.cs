@@ -35,7 +35,7 @@ internal static class VaeLoss
     /// Spelled out with held scalars: TorchSharp's operators pass an implicit alpha = 1 to every add (1 + lv is
     /// lv.add(1, alpha: 1)), so the results are identical to the reference's.
     /// </summary>
-    private static Tensor KlIntegrand(Tensor mu, Tensor logVar, TrainingScalars scalars)
+    internal static Tensor KlIntegrand(Tensor mu, Tensor logVar, TrainingScalars scalars)
     {
         var lv = Guard(logVar, scalars);
         return lv.add(scalars.One, scalars.One).sub(mu.pow(scalars.Two)).sub(lv.exp());

@@ -136,12 +136,15 @@ internal sealed class VaeTrainer
         double referenceLoss = rows.ReferenceLoss;
         using var run = new TrainingRun(options, rows, random, seed, device);
         // Without validation data the last completed epoch is the one to keep; snapshot it only when a cancellation could
-        // ask for it (with validation data the best epoch is snapshotted anyway).
-        var best = new BestEpoch(run.Network, standardization, snapshotEveryEpoch: !run.Validating && cancellation.CanBeCanceled, run.Validating);
+        // ask for it (with validation data the best epoch is snapshotted anyway, but KL warm-up epochs are not validated,
+        // so they are snapshotted for a cancellation too).
+        bool snapshotForCancellation = cancellation.CanBeCanceled && (!run.Validating || options.KlWarmupEpochs > 0);
+        var best = new BestEpoch(run.Network, standardization, snapshotEveryEpoch: snapshotForCancellation, run.Validating);
         var reports = new List<VaeEpochReport>();
         string stopReason = $"completed all {options.Epochs} epochs";
         var clock = Stopwatch.StartNew();
         long stepsSinceCollection = 0;
+        bool finalPass = false;
         try
         {
             for (int epoch = 1; epoch <= options.Epochs; epoch++)
@@ -163,12 +166,15 @@ internal sealed class VaeTrainer
                     break;
                 }
             }
+            // Inside the try: the final pass (latent statistics) reads the rows again, and a cancellation there still
+            // hands over the model of the epochs completed.
+            finalPass = true;
+            return FinalResult(best, reports, run, stopReason, standardization);
         }
         catch (OperationCanceledException e) when (cancellation.IsCancellationRequested)
         {
-            throw new CancelledException(PartialResult(best, reports, run), e);
+            throw new CancelledException(PartialResult(best, reports, run, finalPass), e);
         }
-        return FinalResult(best, reports, run, stopReason, standardization);
     }
 
     /// <summary>One epoch: the mini-batch steps, the validation loss, the safeguards, and whether it is the one to keep.</summary>
@@ -202,7 +208,7 @@ internal sealed class VaeTrainer
             throw Diverged(best.Epoch, 0, double.NaN);
         if (best.Weights is not null)
             run.Network.Load(best.Weights);
-        var latent = LatentStatistics(run.Network, run.EvaluationBlocks, run.Rows, options.CancellationToken);
+        var latent = LatentStatistics(run.Network, run.EvaluationBlocks, run.Rows, run.Scalars, options.CancellationToken);
         NativeMemory.ReturnFreedMemoryToSystem();
         var report = new VaeTrainingReport(reports, best.Epoch, run.Rows.TrainCount, run.Rows.ValidationCount, stopReason,
             device.ToString(), get_num_threads(), seed, latent);
@@ -210,12 +216,15 @@ internal sealed class VaeTrainer
     }
 
     /// <summary>The weights <c>Fit</c> would have kept after the last completed epoch, or null when there are none.</summary>
-    private Result? PartialResult(BestEpoch best, List<VaeEpochReport> reports, TrainingRun run)
+    private Result? PartialResult(BestEpoch best, List<VaeEpochReport> reports, TrainingRun run, bool finalPass)
     {
         if (best.Weights is null || reports.Count == 0 || !best.Weights.AllFinite())
             return null;
+        string stopReason = finalPass
+            ? $"cancelled after epoch {reports.Count} of {options.Epochs}, during the final pass over the rows (latent diagnostics not computed)"
+            : $"cancelled during epoch {reports.Count + 1} of {options.Epochs}";
         var report = new VaeTrainingReport(reports.ToList(), best.Epoch, run.Rows.TrainCount, run.Rows.ValidationCount,
-            $"cancelled during epoch {reports.Count + 1} of {options.Epochs}", device.ToString(), get_num_threads(), seed);
+            stopReason, device.ToString(), get_num_threads(), seed);
         return new Result(best.Weights, report);
     }
 
@@ -372,7 +381,7 @@ internal sealed class VaeTrainer
     /// the population variance over rows of each latent mean, and each dimension's KL to N(0, 1) averaged over rows.
     /// </summary>
     private static VaeTrainingReport.LatentDiagnostics LatentStatistics(VaeNetwork network, RowBatchLoader blocks, TrainingRows trainingRows,
-        CancellationToken cancellation)
+        TrainingScalars scalars, CancellationToken cancellation)
     {
         using var _ = no_grad();
         network.eval();
@@ -388,10 +397,12 @@ internal sealed class VaeTrainer
             var x = block.Load(blocks);
             rows += block.Count;
             var (mu, logVar) = network.Encode(x);
-            var klRows = (1 + logVar - mu.pow(2) - logVar.exp()) * -0.5;
+            // The KL of the loss, logvar guarded as in training (an unguarded exp overflowed to +∞, which the saved
+            // report's JSON cannot hold), and the run's Scalars (temporary ones can be freed by a GC while in use).
+            var klRows = VaeLoss.KlIntegrand(mu, logVar, scalars).mul(scalars.MinusHalf);
             var muD = mu.to_type(ScalarType.Float64).cpu();
             using var muSum = muD.sum(overRows);
-            using var muSquares = muD.pow(2).sum(overRows);
+            using var muSquares = muD.pow(scalars.Two).sum(overRows);
             using var klSum = klRows.to_type(ScalarType.Float64).sum(overRows).cpu();
             var s = muSum.data<double>().ToArray();
             var q = muSquares.data<double>().ToArray();

@@ -147,6 +147,58 @@ public class TrainingBehaviourTests
     }
 
     [Fact]
+    public void CancellationDuringKlWarmUpWithValidationKeepsTheLastWarmUpEpoch()
+    {
+        // Warm-up epochs are not validated, so no "best validation epoch" exists yet: the last completed epoch is kept,
+        // exactly the model an uncancelled 2-epoch run returns.
+        var ml = new MLContext(seed: 1);
+        var data = News(ml);
+        VaeOptions WarmingUp(int epochs)
+        {
+            var o = Small(epochs);
+            o.KlWarmupEpochs = 4;
+            o.ValidationFraction = 0.1;
+            return o;
+        }
+        using var expected = ml.Transforms.VariationalAutoencoder(WarmingUp(2)).Fit(data);
+
+        using var cancellation = new CancellationTokenSource();
+        var options = WarmingUp(50);
+        options.CancellationToken = cancellation.Token;
+        options.Progress = new SynchronousProgress<VaeEpochReport>(r => { if (r.Epoch == 2) cancellation.Cancel(); });
+        var ex = Assert.Throws<VaeTrainingCancelledException>(() => ml.Transforms.VariationalAutoencoder(options).Fit(data));
+
+        using var kept = ex.BestModelSoFar;
+        Assert.NotNull(kept);
+        Assert.Equal(2, kept.TrainingReport!.BestEpoch);
+        Assert.Equal(Flatten(expected), Flatten(kept));
+    }
+
+    [Fact]
+    public void CancellationDuringTheFinalPassOverStreamedRowsKeepsTheTrainedModel()
+    {
+        // Streamed rows (over the memory budget) are read once more after the last epoch, for the latent diagnostics;
+        // Ctrl+C there must not throw away the epochs already trained.
+        var ml = new MLContext(seed: 1);
+        var data = News(ml);
+        using var cancellation = new CancellationTokenSource();
+        var options = Small(epochs: 2);
+        options.MaxInMemoryTrainingBytes = 1_200;
+        options.CancellationToken = cancellation.Token;
+        options.Progress = new SynchronousProgress<VaeEpochReport>(r => { if (r.Epoch == 2) cancellation.Cancel(); });
+        var ex = Assert.Throws<VaeTrainingCancelledException>(() => ml.Transforms.VariationalAutoencoder(options).Fit(data));
+
+        using var kept = ex.BestModelSoFar;
+        Assert.NotNull(kept);
+        Assert.Equal(2, kept.TrainingReport!.Epochs.Count);
+        Assert.StartsWith("cancelled after epoch 2 of 2, during the final pass", kept.TrainingReport.StopReason);
+        Assert.All(TestData.ReadScalars(kept.Transform(data), "ReconstructionError"), e => Assert.True(float.IsFinite(e)));
+    }
+
+    private static float[] Flatten(VaeTransformer model) =>
+        model.Weights.Encoder.Concat(model.Weights.Decoder).SelectMany(l => l.Weight.Concat(l.Bias)).ToArray();
+
+    [Fact]
     public void TrainingSurvivesGarbageCollectionsOnOtherThreads()
     {
         // TorchSharp 0.107 frees a temporary Scalar's native memory in its finalizer, and passes only the handle to
