@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.CommandLine.Invocation;
+using System.Globalization;
 using MLNetVae.Cli.Commands;
 using MLNetVae.Cli.Infrastructure;
 
@@ -18,6 +19,11 @@ internal static class CliApp
     /// <summary>Parses <paramref name="args"/>, runs the command and returns the process exit code (see <see cref="ExitCodes"/>).</summary>
     public static int Run(string[] args, CliContext context)
     {
+        // Numbers on the command line, in data files and in outputs are written with a '.' decimal point whatever the
+        // machine's language: System.CommandLine parses option values with the current culture, which on a German
+        // machine read "--lr 0.001" as 1.
+        CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+        CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
         var parseResult = BuildRootCommand(context).Parse(args);
         int exitCode = parseResult.Invoke(new InvocationConfiguration
         {

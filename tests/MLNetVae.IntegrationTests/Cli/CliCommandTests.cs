@@ -161,6 +161,17 @@ public sealed class CliCommandTests(TrainedCliModel trained) : IClassFixture<Tra
     }
 
     [Fact]
+    public void NumbersOnTheCommandLineReadTheSameOnAGermanMachine()
+    {
+        // de-DE reads "0.5" as 5 ('.' groups thousands there); the CLI's numbers always use '.' as the decimal point.
+        var german = new Dictionary<string, string> { ["LANG"] = "de_DE.UTF-8", ["LC_ALL"] = "de_DE.UTF-8" };
+        var run = CliProcess.RunWith(null, german, TimeSpan.FromMinutes(2),
+            "score", "-m", trained.ModelPath, "-d", trained.DataPath, "-o", Temp("german.csv"), "--threshold", "0.5");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains("with score > 0.5 (threshold", run.Out);
+    }
+
+    [Fact]
     public void EvaluateReportsAucPrecisionRecallAndWritesBothPlots()
     {
         string output = Temp("evaluation");
