@@ -78,6 +78,18 @@ internal static class CommonOptions
         return option;
     }
 
+    /// <summary>Refuses whole numbers outside [<paramref name="min"/>, <paramref name="max"/>], naming the option.</summary>
+    public static Option<int> InRange(this Option<int> option, int min, int max)
+    {
+        option.Validators.Add(result =>
+        {
+            if (result.Tokens.Count > 0 && int.TryParse(result.Tokens[^1].Value, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value)
+                && (value < min || value > max))
+                result.AddError($"{option.Name} must be in [{min}, {max}]; got {value}.");
+        });
+        return option;
+    }
+
     /// <summary>Adds a validator: the value must lie in the given range.</summary>
     public static Option<double> InRange(this Option<double> option, double min, bool minInclusive, double max, bool maxInclusive)
     {

@@ -106,7 +106,7 @@ internal static class TrainCommand
         {
             Description = "Draws of the latent code per row for the sampling scores (1 to 1000).",
             DefaultValueFactory = _ => VaeAnomalyOptions.Defaults.MonteCarloSamples,
-        }.Positive();
+        }.InRange(1, 1000);
         var contamination = new Option<double>("--contamination")
         {
             Description = "Expected share of anomalies: the threshold is set so that this share of the calibration rows is flagged.",
@@ -126,7 +126,12 @@ internal static class TrainCommand
                           "through a shuffle buffer of this size (flat memory). Default: a quarter of the memory available to the process.",
             HelpName = "MiB",
         };
-        maxInMemory.Validators.Add(r => { if (r.Tokens.Count > 0 && long.TryParse(r.Tokens[^1].Value, out long m) && m <= 0) r.AddError($"--max-in-memory-mib must be 1 or more; got {m}."); });
+        maxInMemory.Validators.Add(r =>
+        {
+            // In bytes it must fit a long (8 EiB): larger values would wrap around to a negative budget.
+            if (r.Tokens.Count > 0 && long.TryParse(r.Tokens[^1].Value, out long m) && (m <= 0 || m > long.MaxValue >> 20))
+                r.AddError($"--max-in-memory-mib must be in [1, {long.MaxValue >> 20}]; got {m}.");
+        });
         var precision = new Option<VaeScoringPrecision>("--precision")
         {
             Description = "Arithmetic the model scores with, saved with it: Float32, or Int8 (about twice the rows/s for large networks on CPUs with 8-bit dot products; the threshold is set on int8 scores).",

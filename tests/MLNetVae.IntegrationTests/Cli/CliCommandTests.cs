@@ -425,6 +425,9 @@ public sealed class CliCommandTests(TrainedCliModel trained) : IClassFixture<Tra
         // Invalid and missing options.
         AssertUsageError(CliProcess.Run("train", "-d", data, "-o", Temp("o9"), "--epochs", "0"), "--epochs must be a positive number");
         AssertUsageError(CliProcess.Run("train", "-d", data, "-o", Temp("o9"), "--contamination", "0.9"), "--contamination must be in");
+        AssertUsageError(CliProcess.Run("train", "-d", data, "-o", Temp("o9"), "--samples", "5000"), "--samples must be in [1, 1000]; got 5000.");
+        AssertUsageError(CliProcess.Run("train", "-d", data, "-o", Temp("o9"), "--max-in-memory-mib", "9000000000000"),
+            "--max-in-memory-mib must be in [1, 8796093022207]; got 9000000000000.");
         AssertUsageError(CliProcess.Run("score", "-m", model, "-o", Temp("o10.csv")), "--data");
 
         // --verbose adds the stack trace.
