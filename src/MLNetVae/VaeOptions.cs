@@ -111,8 +111,25 @@ public sealed class VaeOptions : VaeTrainingOptions
     }
 
     /// <summary>The checks that need the input size: the first and last layers (input x HiddenDim) must fit in one array.</summary>
-    internal void ValidateForInput(int inputDim) =>
+    internal void ValidateForInput(int inputDim)
+    {
         RequireLayerFits(HiddenDim, inputDim, nameof(HiddenDim), HiddenDim, $"input size ({inputDim}) x HiddenDim");
+        // The saved model's row graph holds the encoder and the decoder, and an ONNX file is one protobuf message, which
+        // cannot exceed 2 GB: refused here, before hours of training, rather than when the model is saved.
+        long weights = WeightCount(inputDim, HiddenDim, LatentDim);
+        if (weights * sizeof(float) > MaxGraphWeightBytes)
+            throw OutOfRange(nameof(HiddenDim), HiddenDim,
+                $"small enough for the ONNX graph of the encoder and decoder to stay under protobuf's 2 GB limit: {inputDim}/{HiddenDim}/{LatentDim} " +
+                $"has {weights:N0} weights ({weights * sizeof(float) / (double)(1L << 30):0.00} GiB as float32), at most {MaxGraphWeightBytes / sizeof(float):N0} fit. Lower HiddenDim (or LatentDim)");
+    }
+
+    /// <summary>Bytes of float32 weights one ONNX graph may hold: protobuf's 2 GiB message limit, less room for the rest of the file.</summary>
+    internal const long MaxGraphWeightBytes = 2_000_000_000;
+
+    /// <summary>Weights and biases of the encoder and decoder for these sizes.</summary>
+    internal static long WeightCount(long inputDim, long hiddenDim, long latentDim) =>
+        (inputDim * hiddenDim + hiddenDim) + (hiddenDim * hiddenDim + hiddenDim) + (hiddenDim * 2 * latentDim + 2 * latentDim) // encoder
+        + (latentDim * hiddenDim + hiddenDim) + (hiddenDim * hiddenDim + hiddenDim) + (hiddenDim * inputDim + inputDim); // decoder
 
     private void RequireLayerFits(long rows, long columns, string option, int value, string what)
     {

@@ -45,6 +45,22 @@ public class OptionErrorTests
         Assert.Contains($"VaeOptions.{option} must name a column", ex.Message);
     }
 
+    [Fact]
+    public void ANetworkTooLargeForOneOnnxFileIsRefusedBeforeTraining()
+    {
+        // 768/20,000/256 has 846 million weights (3.4 GB): each layer fits an array, but the saved model's graph of the
+        // encoder and decoder would pass protobuf's 2 GB limit, which failed only when the trained model was saved.
+        var ml = new MLContext(seed: 1);
+        var data = MLNetVae.Tests.TestSupport.TestData.LoadLabelledCsv(ml, MLNetVae.Tests.TestSupport.TestData.NewsEmbeddingsCsv);
+        var options = new VaeOptions { HiddenDim = 20_000, LatentDim = 256, Epochs = 1, NumberOfThreads = 1 };
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.VariationalAutoencoder(options).Fit(data));
+        Assert.Equal(nameof(VaeOptions.HiddenDim), ex.ParamName);
+        Assert.Contains("protobuf's 2 GB limit: 768/20000/256", ex.Message);
+        Assert.Contains("Lower HiddenDim", ex.Message);
+        // 2·768·20,000 + 2·20,000² weights, 3·20,000·256 in the latent layers, 4·20,000 + 2·256 + 768 biases.
+        Assert.Contains("846,161,280 weights".Replace(",", System.Globalization.CultureInfo.CurrentCulture.NumberFormat.NumberGroupSeparator), ex.Message);
+    }
+
     [Theory]
     [InlineData(nameof(VaeOptions.HiddenDim), 100_000, "HiddenDim x HiddenDim is 10,000,000,000")]
     [InlineData(nameof(VaeOptions.LatentDim), 1_500_000_000, "HiddenDim x 2·LatentDim is 48,000,000,000")]
