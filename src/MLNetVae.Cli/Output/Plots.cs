@@ -175,14 +175,16 @@ internal static class Plots
 /// </summary>
 internal sealed record HistogramAxis(double Min, double Width, int Bins, bool LogScale)
 {
-    public Func<double, double> ToAxis => LogScale ? Math.Log10 : x => x;
+    public Func<double, double> ToAxis => AxisFunction(LogScale);
+
+    private static Func<double, double> AxisFunction(bool logScale) => logScale ? Math.Log10 : x => x;
 
     public static HistogramAxis For(float[] scores, double threshold, int bins)
     {
         var finite = scores.Where(float.IsFinite).DefaultIfEmpty((float)threshold).ToArray();
         double low = Math.Min(finite.Min(), threshold), high = Math.Max(finite.Max(), threshold);
         bool logScale = low > 0 && high / low > 10;
-        Func<double, double> toAxis = logScale ? Math.Log10 : x => x;
+        var toAxis = AxisFunction(logScale);
         double min = toAxis(low), max = toAxis(high);
         if (max <= min)
             max = min + 1;

@@ -103,10 +103,10 @@ internal sealed class VaeTrainer
         // change it under each other (and a run would not get the thread count, nor the bit-identical weights, it asked
         // for). Trainings that set NumberOfThreads therefore run one at a time; others run freely.
         bool setsThreads = options.NumberOfThreads is not null;
-        if (!setsThreads)
-            CapDefaultThreadsAtProcessorCount(cancellation);
         if (setsThreads)
             ThreadSettingGate.Wait(cancellation);
+        else
+            CapDefaultThreadsAtProcessorCount(cancellation);
         try
         {
             int previousThreads = get_num_threads();

@@ -112,41 +112,36 @@ public class CliEvaluationTests
     [Fact]
     public void AHungIsolationForestScriptIsStoppedAndTheComparisonSaysWhy()
     {
-        // /bin/sh stands in for Python: the "script" never answers. The call must return within its timeout, with the reason.
-        string folder = Directory.CreateTempSubdirectory("mlnetvae-hung-python-").FullName;
-        try
-        {
-            string script = Path.Combine(folder, "hang.sh");
-            File.WriteAllText(script, "sleep 60\n");
-            var clock = Stopwatch.StartNew();
-            var (results, skipped) = IsolationForestBaseline.Run(
-                new Dictionary<string, string> { ["demo"] = "unused.csv" }, [new IsolationForestSplit("demo", 0, [0], [0])],
-                TimeSpan.FromSeconds(1), scriptPath: script, pythonPath: "/bin/sh");
+        // The "script" never answers. The call must return within its timeout, with the reason.
+        var clock = Stopwatch.StartNew();
+        var (results, skipped, _) = RunShellAsPython("sleep 60\n", TimeSpan.FromSeconds(1));
 
-            Assert.Null(results);
-            Assert.Contains("no answer within 1 s", skipped);
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"returned after {clock.Elapsed}");
-        }
-        finally
-        {
-            Directory.Delete(folder, recursive: true);
-        }
+        Assert.Null(results);
+        Assert.Contains("no answer within 1 s", skipped);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"returned after {clock.Elapsed}");
     }
 
     [Fact]
     public void AFailingIsolationForestScriptIsReportedWithItsLastErrorLine()
     {
-        string folder = Directory.CreateTempSubdirectory("mlnetvae-failing-python-").FullName;
+        var (results, skipped, script) = RunShellAsPython("echo 'first line' >&2; echo 'ValueError: bad split' >&2; exit 3\n", TimeSpan.FromMinutes(1));
+
+        Assert.Null(results);
+        Assert.Equal($"{script} failed: ValueError: bad split", skipped);
+    }
+
+    /// <summary>Runs the IsolationForest baseline with /bin/sh standing in for Python and <paramref name="body"/> as its script.</summary>
+    private static (IReadOnlyList<IsolationForestResult>? Results, string? Skipped, string Script) RunShellAsPython(string body, TimeSpan timeout)
+    {
+        string folder = Directory.CreateTempSubdirectory("mlnetvae-fake-python-").FullName;
         try
         {
-            string script = Path.Combine(folder, "fail.sh");
-            File.WriteAllText(script, "echo 'first line' >&2; echo 'ValueError: bad split' >&2; exit 3\n");
+            string script = Path.Combine(folder, "script.sh");
+            File.WriteAllText(script, body);
             var (results, skipped) = IsolationForestBaseline.Run(
                 new Dictionary<string, string> { ["demo"] = "unused.csv" }, [new IsolationForestSplit("demo", 0, [0], [0])],
-                TimeSpan.FromMinutes(1), scriptPath: script, pythonPath: "/bin/sh");
-
-            Assert.Null(results);
-            Assert.Equal($"{script} failed: ValueError: bad split", skipped);
+                timeout, scriptPath: script, pythonPath: "/bin/sh");
+            return (results, skipped, script);
         }
         finally
         {
