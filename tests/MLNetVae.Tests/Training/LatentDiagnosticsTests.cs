@@ -68,6 +68,26 @@ public class LatentDiagnosticsTests
     }
 
     [Fact]
+    public void ALogVarianceBeyondFloatRangeKeepsTheKlDiagnosticsFinite()
+    {
+        var ml = new MLContext(seed: 1);
+        // Unstandardized values of ~1e4 and a learning rate that leaves the initial weights as they are: the encoder's
+        // logvar outputs reach thousands, where exp(logvar) overflows float32. The diagnostics use the loss's guarded KL,
+        // so the report holds finite numbers (an unguarded exp gave +∞, which the saved report's JSON cannot hold).
+        var data = ml.Data.Cache(TestData.Random(ml, 64, width: 8, seed: 5, scale: 1e4f));
+        using var model = ml.Transforms.VariationalAutoencoder(new VaeOptions
+        {
+            HiddenDim = 16, LatentDim = 4, Epochs = 1, BatchSize = 64, NumberOfThreads = 1, Seed = 2, ValidationFraction = 0,
+            Standardize = false, LearningRate = 1e-12,
+        }).Fit(data);
+        var logVar = TestData.ReadVectors(model.Transform(data), "LogVar");
+        Assert.True(logVar.Max(r => r.Max()) > 88.8f, $"the case needs a logvar whose exp overflows float32; largest {logVar.Max(r => r.Max())}");
+        var report = model.TrainingReport!;
+        Assert.All(report.KlPerDimension, kl => Assert.True(double.IsFinite(kl), $"KL per dimension {kl}"));
+        Assert.All(report.LatentMeanVariance, v => Assert.True(double.IsFinite(v), $"latent mean variance {v}"));
+    }
+
+    [Fact]
     public void ACollapsedLatentSpaceIsReportedAndLoggedAsAWarning()
     {
         var ml = new MLContext(seed: 1);
