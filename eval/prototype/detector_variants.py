@@ -17,8 +17,11 @@ comparisons of variants only (docs/evaluation.md, "PyTorch screening"). Variants
                 epochs;  --swa F: keep the running mean of the weights over the last F share of epochs (S30-S32)
   --huber D     Huber likelihood: r^2 within D standard deviations, linear beyond (S34);  --student NU: Student-t (S35)
   --gtrim F     instead of each batch's worst, leave out the F share of all training rows fitted worst at the epoch's start (S36)
+  --variant gv  one learned observation variance for all features (sigma-VAE; its Gaussian NLL in loss and score, S37)
+  --lr F  Adam learning rate;  --hmin N: smallest hidden size (32 shipped);  --bag F: each --ens member on a random F share
   --scores all  also prints the AUCs of alternative scores of the same models (S22: rec, KL, decode of mu, KL weight,
-                per-feature residual variance fitted after training, latent Mahalanobis distance)
+                per-feature residual variance fitted after training, latent Mahalanobis distance;
+                S40: a histogram (HBOS) score of the marginals, alone and summed with the ELBO)
 Run: LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp OMP_NUM_THREADS=1 /usr/bin/python3 detector_variants.py --seeds 2 --trim 0.2
 (needs python3-torch and python3-sklearn; about 3 minutes per 2-seed run on one core)."""
 import json, math, pathlib, sys, time, argparse
@@ -35,7 +38,7 @@ ap.add_argument("--floor", type=float, default=-4.6); ap.add_argument("--hpr", t
 ap.add_argument("--ens", type=int, default=1); ap.add_argument("--K", type=int, default=10)
 ap.add_argument("--steps", type=int, default=2000); ap.add_argument("--wd", type=float, default=0)
 ap.add_argument("--drop", type=float, default=0); ap.add_argument("--prep", default="std"); ap.add_argument("--trim", type=float, default=0); ap.add_argument("--trimwarm", type=int, default=0); ap.add_argument("--vt", type=int, default=0); ap.add_argument("--bs", type=int, default=64); ap.add_argument("--mix", default=""); ap.add_argument("--knots", type=int, default=33); ap.add_argument("--scores", default="")
-ap.add_argument("--gtrim", type=float, default=0); ap.add_argument("--huber", type=float, default=0); ap.add_argument("--student", type=float, default=0); ap.add_argument("--pat", type=int, default=20); ap.add_argument("--cos", type=int, default=0); ap.add_argument("--swa", type=float, default=0)
+ap.add_argument("--gtrim", type=float, default=0); ap.add_argument("--huber", type=float, default=0); ap.add_argument("--student", type=float, default=0); ap.add_argument("--pat", type=int, default=20); ap.add_argument("--lr", type=float, default=1e-3); ap.add_argument("--hmin", type=int, default=32); ap.add_argument("--bag", type=float, default=0); ap.add_argument("--cos", type=int, default=0); ap.add_argument("--swa", type=float, default=0)
 a = ap.parse_args()
 sets = sorted((root / "odds").glob("*.csv")) + sorted((root / "embeddings").glob("*.csv"))
 if a.sets: sets = [p for p in sets if p.stem in a.sets.split(",")]
@@ -50,12 +53,14 @@ class Vae(torch.nn.Module):
         s.enc = torch.nn.Sequential(L(d, h), R(), L(h, h), R(), L(h, 2 * l))
         s.dec = torch.nn.Sequential(L(l, h), R(), L(h, h), R(), L(h, d))
         s.l = l
-        s.obs = torch.nn.Parameter(torch.zeros(d)) if learned_var else None
+        s.obs = torch.nn.Parameter(torch.zeros(d)) if learned_var is True else None
+        s.glv = torch.nn.Parameter(torch.tensor(math.log(0.5))) if learned_var == "global" else None
     def encode(s, x):
         o = s.enc(x); return o[:, :s.l], torch.clamp(o[:, s.l:], max=10.0)
 
 def obs_logvar(m, floor):
     # base: SSE == Gaussian with variance 1/2 -> log(0.5)
+    if m.glv is not None: return torch.clamp(m.glv, min=floor)  # S37: one learned variance for all features (sigma-VAE)
     return torch.clamp(m.obs, min=floor) if m.obs is not None else torch.tensor(math.log(0.5))
 
 def huber(r, dl):  # S34: r^2 within dl, 2 dl |r| - dl^2 beyond (Gaussian sigma^2 1/2 at the centre, Laplace b 1/2 slope at dl 1)
@@ -73,14 +78,14 @@ def nll(x, xh, lv):  # -log p(x|z) without 2pi constant
 def train(X, seed, variant):
     torch.manual_seed(seed); rng = np.random.RandomState(seed)
     n, d = X.shape
-    h = int(np.clip(2 * d, 32, 512)); l = int(np.clip((d + 2) // 3, 2, 256))
+    h = int(np.clip(2 * d, a.hmin, 512)); l = int(np.clip((d + 2) // 3, 2, 256))
     if a.hpr > 0:
         h = int(min(h, max(32, a.hpr * n))); l = int(min(l, max(2, h // 2)))
-    learned = "lv" in variant
-    m = Vae(d, h, l, learned)
+    learned = "lv" in variant or variant == "gv"
+    m = Vae(d, h, l, "global" if variant == "gv" else learned)
     perm = rng.permutation(n); nv = int(round(0.1 * n)); va, tr = perm[:nv], perm[nv:]
     Xt = torch.tensor(X, dtype=torch.float32)
-    opt = torch.optim.Adam(m.parameters(), lr=1e-3, weight_decay=a.wd)
+    opt = torch.optim.Adam(m.parameters(), lr=a.lr, weight_decay=a.wd)
     spe = max(1, math.ceil(len(tr) / a.bs)); epochs = int(np.clip(math.ceil(a.steps / spe), 20, 300))
     best, bestv, wait = None, float("inf"), 0
     gv = torch.Generator().manual_seed(seed + 1)
@@ -140,7 +145,7 @@ def score(m, X, variant, seed, K):
             rec = rec_loss(x[:, None, :] - xh).sum(-1)
         elif "lap" in variant:
             rec = 2 * (x[:, None, :] - xh).abs().sum(-1)
-        elif not ("lv" in variant):
+        elif not ("lv" in variant or variant == "gv"):
             rec = ((x[:, None, :] - xh) ** 2).sum(-1)  # base units (sigma^2 = 1/2 minus constants)
         kl = -0.5 * (1 + lv - mu ** 2 - lv.exp()).sum(-1)
         if "iw" in variant:
@@ -189,7 +194,23 @@ def alternative_scores(m, tr, te, seed, K=10):
     out["gv80"] = 0.5 * (e2 / e2t[keep].mean()).sum(1) + kl  # one variance for all features
     c = np.atleast_2d(np.cov(mut[keep].T)) + 1e-3 * np.eye(mut.shape[1]); dm = mu - mut[keep].mean(0)
     out["elbo+maha"] = out["elbo"] + 0.5 * np.einsum("ij,jk,ik->i", dm, np.linalg.inv(c), dm)
+    # S40: the ELBO plus a histogram (HBOS) score of each feature's marginal, each robustly standardized on the training rows
+    elbo_tr = e2t.sum(1) + klt; hb_tr, hb_te = hbos(tr, tr), hbos(tr, te)
+    def rz(v, ref): return (v - np.median(ref)) / (np.percentile(ref, 75) - np.percentile(ref, 25) + 1e-12)
+    for wname, w in (("hbos", None), ("elbo+hbos", 1.0), ("elbo+hbos05", 0.5), ("elbo+hbos2", 2.0)):
+        out[wname] = hb_te if w is None else rz(out["elbo"], elbo_tr) + w * rz(hb_te, hb_tr)
     return out
+
+def hbos(tr, te, bins=10):
+    """Histogram-based outlier score: sum over features of -log of the (add-one smoothed) histogram density of the training rows."""
+    s = np.zeros(len(te))
+    for j in range(tr.shape[1]):
+        c = tr[:, j]; lo, hi = c.min(), c.max()
+        if hi - lo < 1e-12: continue
+        h, _ = np.histogram(c, bins=bins, range=(lo, hi)); p = (h + 1) / (len(c) + bins)
+        idx = np.clip(np.floor((te[:, j] - lo) / (hi - lo) * bins).astype(int), 0, bins - 1)
+        s += -np.log(np.where((te[:, j] < lo) | (te[:, j] > hi), 1 / (len(c) + bins), p[idx]))
+    return s
 
 from statistics import NormalDist
 def gauss_map(tr, te, K):
@@ -227,7 +248,8 @@ for p in sets:
         t = time.time(); sc = 0
         variants = a.mix.split(",") if a.mix else [a.variant] * a.ens
         for e, var in enumerate(variants):
-            m = train(tr, s * 100 + e, var)
+            rows = tr if a.bag <= 0 else tr[np.random.RandomState(s * 100 + e).choice(len(tr), int(round(a.bag * len(tr))), replace=False)]
+            m = train(rows, s * 100 + e, var)  # --bag F: each member on its own random F share of the training rows
             st = score(m, te, var, s * 100 + e, a.K)
             if a.scores:
                 for k, v in alternative_scores(m, tr, te, s * 100 + e, a.K).items(): alt.setdefault(k, []).append(roc_auc_score(yte, v))
