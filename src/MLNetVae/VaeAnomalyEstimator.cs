@@ -43,7 +43,8 @@ public sealed class VaeAnomalyEstimator : IEstimator<VaeAnomalyTransformer>
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">The feature column is missing or is not a known-size vector of Single.</exception>
     /// <exception cref="ArgumentException">The data has no rows or holds NaN/∞ (the message names the row), or
-    /// <see cref="VaeAnomalyOptions.CalibrationFraction"/> leaves too few rows on either side.</exception>
+    /// <see cref="VaeAnomalyOptions.CalibrationFraction"/> leaves too few rows on either side (or, with
+    /// <see cref="VaeTrainingOptions.SkipNonFiniteRows"/>, too few held-out rows with a score for the contamination threshold).</exception>
     /// <exception cref="VaeTrainingDivergedException">The loss became non-finite or ran away, or the trained model scores more than
     /// <see cref="VaeAnomalyOptions.Contamination"/> of the calibration rows as +∞ (no finite threshold exists).</exception>
     /// <exception cref="VaeTrainingCancelledException"><see cref="VaeTrainingOptions.CancellationToken"/> was cancelled during
@@ -57,7 +58,7 @@ public sealed class VaeAnomalyEstimator : IEstimator<VaeAnomalyTransformer>
         using var channel = host.Start("Training");
         void Log(string message) => channel.Info(MessageSensitivity.None, message);
 
-        var column = InputColumn.Require(input.Schema, options.FeatureColumnName);
+        var column = InputColumn.Require(input.Schema, options.FeatureColumnName, option: InputColumn.DetectorOption);
         int inputDim = ((VectorDataViewType)column.Type).Size;
         int seed = options.Seed ?? host.Rand.Next();
         // Counted through a cursor, not taken from GetRowCount(): a source may report a count it does not deliver.
@@ -65,6 +66,8 @@ public sealed class VaeAnomalyEstimator : IEstimator<VaeAnomalyTransformer>
 
         // The rows that train the model and the rows the threshold quantile comes from (the same rows unless some are held out).
         IDataView training = input, calibration = input;
+        if (rows == 0)
+            throw InputColumn.NoTrainingRows(options.FeatureColumnName, skippedNonFinite: 0);
         if (options.CalibrationFraction > 0)
         {
             if (calibrationRows < VaeAnomalyOptions.Defaults.MinimumCalibrationRows || rows - calibrationRows < VaeAnomalyOptions.Defaults.MinimumCalibrationRows)
@@ -123,6 +126,14 @@ public sealed class VaeAnomalyEstimator : IEstimator<VaeAnomalyTransformer>
                 throw new InvalidOperationException(
                     $"Every {rowsName} row has NaN or ∞ in column '{options.FeatureColumnName}' (SkipNonFiniteRows left them out), so there is no score to set the threshold on. " +
                     "Replace the missing values (ml.Transforms.ReplaceMissingValues) or filter those rows (ml.Data.FilterRowsByMissingValues) before Fit.");
+            // The row count checked before training included rows that SkipNonFiniteRows leaves out; the quantile needs
+            // the minimum in scores, not in rows.
+            if (calibrationRows > 0 && options.Threshold is null && calibrationScores.Length < VaeAnomalyOptions.Defaults.MinimumCalibrationRows)
+                throw new ArgumentException(
+                    $"Only {calibrationScores.Length} of the {calibrationRows} held-out rows have a score: the others hold NaN or ∞ in column " +
+                    $"'{options.FeatureColumnName}' (SkipNonFiniteRows left them out), and the threshold needs at least " +
+                    $"{VaeAnomalyOptions.Defaults.MinimumCalibrationRows}. Replace the missing values (ml.Transforms.ReplaceMissingValues), " +
+                    "use a larger CalibrationFraction, or 0 to set the threshold on the training rows.");
             var kept = new CalibrationScores(trainingScores, calibrationScores);
 
             VaeAnomalyTransformer result;

@@ -271,9 +271,12 @@ public sealed class VaeAnomalyOptions : VaeTrainingOptions
         return vae;
     }
 
+    /// <summary>The largest <see cref="Contamination"/> accepted: above it "anomalies" would be the majority.</summary>
+    internal const double MaxContamination = 0.5;
+
     internal static void RequireContamination(double contamination, string parameter)
     {
-        if (!(contamination > 0 && contamination <= 0.5))
+        if (!(contamination > 0 && contamination <= MaxContamination))
             throw new ArgumentOutOfRangeException(parameter, contamination,
                 $"{parameter} is {contamination}; it must be in (0, 0.5]: the expected fraction of anomalies among the training rows.");
     }

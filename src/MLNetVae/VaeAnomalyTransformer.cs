@@ -163,10 +163,13 @@ public sealed class VaeAnomalyTransformer : ITransformer, IDisposable
         if (!float.IsFinite(threshold))
         {
             int infinite = calibrationScores.Count(float.IsPositiveInfinity);
+            double needed = (double)infinite / calibrationScores.Length;
+            string remedy = needed <= VaeAnomalyOptions.MaxContamination
+                ? $"Use a contamination of at least {needed:G3}, or set a threshold with WithThreshold."
+                : $"No contamination up to {VaeAnomalyOptions.MaxContamination} can reach it: set a threshold with WithThreshold, or check those rows' values.";
             throw new ArgumentOutOfRangeException(nameof(contamination), contamination,
                 $"{infinite} of the {calibrationScores.Length} calibration scores are +∞ (rows so far out that their score overflows float32), " +
-                $"more than a contamination of {contamination:G3} allows, so no finite threshold exists. " +
-                $"Use a contamination of at least {(double)infinite / calibrationScores.Length:G3}, or set a threshold with WithThreshold.");
+                $"more than a contamination of {contamination:G3} allows, so no finite threshold exists. {remedy}");
         }
         return With(threshold, VaeAnomalyThresholdSource.Contamination, contamination, null);
     }
@@ -231,15 +234,18 @@ public sealed class VaeAnomalyTransformer : ITransformer, IDisposable
 
         var sorted = normalScores.ToArray();
         Array.Sort(sorted);
-        int allowed = (int)Math.Floor(falsePositiveRate * sorted.Length + 1e-9); // < sorted.Length, as the rate is < 1
+        // The 1e-9 absorbs rounding (0.1 · 30 is 2.9999…); the cap keeps a rate just below 1 from reaching past the array.
+        int allowed = Math.Min(sorted.Length - 1, (int)Math.Floor(falsePositiveRate * sorted.Length + 1e-9));
         float threshold = sorted[sorted.Length - 1 - allowed];
         if (!float.IsFinite(threshold))
         {
             int infinite = sorted.Count(float.IsPositiveInfinity);
+            string remedy = infinite < sorted.Length
+                ? $"Use a rate of at least {(double)infinite / sorted.Length:G3}, or check those rows' labels and values."
+                : "No rate below 1 can reach it: check those rows' labels and values, or set a threshold with WithThreshold.";
             throw new ArgumentException(
                 $"{infinite} of the {sorted.Length} normal rows of the labelled data score +∞ (features so far out that the score overflows float32), " +
-                $"more than a false-positive rate of {falsePositiveRate:G3} allows, so no finite threshold reaches it. " +
-                $"Use a rate of at least {(double)infinite / sorted.Length:G3}, or check those rows' labels and values.", nameof(labelled));
+                $"more than a false-positive rate of {falsePositiveRate:G3} allows, so no finite threshold reaches it. {remedy}", nameof(labelled));
         }
         return With(threshold, VaeAnomalyThresholdSource.FalsePositiveRate, null, falsePositiveRate);
     }

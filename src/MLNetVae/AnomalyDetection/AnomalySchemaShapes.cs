@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using MLNetVae.Data;
 using MLNetVae.MLNet;
 
 namespace MLNetVae.AnomalyDetection;
@@ -22,7 +23,7 @@ internal static class AnomalySchemaShapes
     public static SchemaShape Output(SchemaShape input, VaeAnomalyOptions options)
     {
         // The same checks of the feature column as the VAE's own estimator (present, known-size vector of Single).
-        SchemaShapes.VaeOutput(input, new VaeOptions { InputColumnName = options.FeatureColumnName });
+        SchemaShapes.VaeOutput(input, new VaeOptions { InputColumnName = options.FeatureColumnName }, InputColumn.DetectorOption);
 
         var definition = SchemaDefinition.Create(typeof(AnomalyOutputRow));
         definition.Single(c => c.MemberName == nameof(AnomalyOutputRow.Score)).ColumnName = options.ScoreColumnName;

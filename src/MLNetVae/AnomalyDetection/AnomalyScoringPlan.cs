@@ -34,7 +34,7 @@ internal sealed class AnomalyScoringPlan : IScoringPlan
     {
         InputSchema = inputSchema;
         InputDim = inputDim;
-        Input = InputColumn.Require(inputSchema, names.Input, inputDim);
+        Input = InputColumn.Require(inputSchema, names.Input, inputDim, InputColumn.DetectorOption);
         var builder = new DataViewSchema.Builder();
         builder.AddColumns(inputSchema);
         builder.AddColumn(names.Score, NumberDataViewType.Single);

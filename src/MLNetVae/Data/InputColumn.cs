@@ -6,8 +6,17 @@ namespace MLNetVae.Data;
 /// <summary>Checks shared by training and scoring: the input column exists, has the right type and holds finite values.</summary>
 internal static class InputColumn
 {
-    /// <summary>Finds a visible column of known-size <c>Vector&lt;Single&gt;</c> type or throws an error that names what was found instead.</summary>
-    public static DataViewSchema.Column Require(DataViewSchema schema, string name, int? expectedSize = null)
+    /// <summary>The option that names the featurizer's input column, which the "not found" error tells the user to set.</summary>
+    public const string FeaturizerOption = "VaeOptions.InputColumnName";
+
+    /// <summary>The detector's option for the same column.</summary>
+    public const string DetectorOption = "VaeAnomalyOptions.FeatureColumnName";
+
+    /// <summary>
+    /// Finds a visible column of known-size <c>Vector&lt;Single&gt;</c> type or throws an error that names what was found
+    /// instead and <paramref name="option"/>, the setting that names the column.
+    /// </summary>
+    public static DataViewSchema.Column Require(DataViewSchema schema, string name, int? expectedSize = null, string option = FeaturizerOption)
     {
         var column = schema.GetColumnOrNull(name);
         if (column is null || column.Value.IsHidden)
@@ -15,7 +24,7 @@ internal static class InputColumn
             var available = string.Join(", ", schema.Where(c => !c.IsHidden).Select(c => $"'{c.Name}' ({c.Type})"));
             throw new ArgumentOutOfRangeException(nameof(name), name,
                 $"Input column '{name}' was not found. Available columns: {available}. " +
-                "Set VaeOptions.InputColumnName, or build the column with ml.Transforms.Concatenate(\"" + name + "\", ...).");
+                $"Set {option}, or build the column with ml.Transforms.Concatenate(\"" + name + "\", ...).");
         }
 
         var type = column.Value.Type;

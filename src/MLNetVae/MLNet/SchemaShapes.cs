@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using MLNetVae.Data;
 using static Microsoft.ML.SchemaShape.Column;
 
 namespace MLNetVae.MLNet;
@@ -21,15 +22,18 @@ internal static class SchemaShapes
         public float ReconstructionError = 0;
     }
 
-    /// <summary>Checks the input column's shape and returns the input shape plus the VAE's four output columns.</summary>
-    public static SchemaShape VaeOutput(SchemaShape input, VaeOptions options)
+    /// <summary>
+    /// Checks the input column's shape and returns the input shape plus the VAE's four output columns; a missing column's
+    /// error tells the user to set <paramref name="option"/>.
+    /// </summary>
+    public static SchemaShape VaeOutput(SchemaShape input, VaeOptions options, string option = InputColumn.FeaturizerOption)
     {
         var column = input.FirstOrDefault(c => c.Name == options.InputColumnName);
         if (column.Name is null)
         {
             var available = string.Join(", ", input.Select(c => $"'{c.Name}'"));
             throw new ArgumentOutOfRangeException(nameof(input), options.InputColumnName,
-                $"Input column '{options.InputColumnName}' was not found. Available columns: {available}. Set VaeOptions.InputColumnName.");
+                $"Input column '{options.InputColumnName}' was not found. Available columns: {available}. Set {option}.");
         }
         if (column.Kind != VectorKind.Vector || column.ItemType != NumberDataViewType.Single || column.IsKey)
             throw new ArgumentOutOfRangeException(nameof(input), options.InputColumnName,

@@ -86,6 +86,38 @@ public class CalibrationFractionTests
         Assert.Contains("or 0", error.Message);
     }
 
+    [Fact]
+    public void HeldOutRowsLeftOutForNaNDoNotCountTowardsTheMinimum()
+    {
+        var ml = new MLContext(seed: 1);
+        // 300 rows, 85% with a NaN: about 60 are held out, of which about 9 have a score. The count before training sees
+        // 60 held-out rows; the threshold would come from 9 scores. The error says so instead.
+        var random = new Random(4);
+        var rows = Enumerable.Range(0, 300).Select(i => Enumerable.Range(0, 4).Select(_ => (float)random.NextDouble()).ToArray()).ToArray();
+        foreach (var row in rows.Where((_, i) => i % 20 >= 3))
+            row[1] = float.NaN;
+        var options = Small(0.2);
+        options.SkipNonFiniteRows = true;
+        var error = Assert.Throws<ArgumentException>(() => ml.AnomalyDetection.Trainers.VariationalAutoencoder(options).Fit(TestData.FromArrays(ml, rows)));
+        Assert.Contains("held-out rows have a score", error.Message);
+        Assert.Contains("'Features'", error.Message);
+        Assert.Contains($"at least {VaeAnomalyOptions.Defaults.MinimumCalibrationRows}", error.Message);
+
+        // With an explicit threshold the held-out scores only describe the data; the detector is built.
+        options.Threshold = 1e6f;
+        using var detector = ml.AnomalyDetection.Trainers.VariationalAutoencoder(options).Fit(TestData.FromArrays(ml, rows));
+        Assert.InRange(detector.CalibrationScores.Count, 1, VaeAnomalyOptions.Defaults.MinimumCalibrationRows - 1);
+    }
+
+    [Fact]
+    public void EmptyDataIsTheNoRowsErrorWhateverTheCalibrationFraction()
+    {
+        var ml = new MLContext(seed: 1);
+        var empty = TestData.FromArrays(ml, Array.Empty<float[]>(), width: 4);
+        var error = Assert.Throws<ArgumentException>(() => ml.AnomalyDetection.Trainers.VariationalAutoencoder(Small(0.2)).Fit(empty));
+        Assert.Contains("The training data has no rows", error.Message);
+    }
+
     [Theory]
     [InlineData(-0.1)]
     [InlineData(1.0)]

@@ -205,6 +205,35 @@ public class VaeAnomalyDetectorTests : IClassFixture<VaeAnomalyDetectorTests.Tra
         Assert.Contains("Use a rate of at least", error.Message);
         var allowing = Detector.WithThresholdForFalsePositiveRate(farOut, 0.2);
         Assert.True(float.IsFinite(allowing.Threshold));
+
+        // Every normal row at +∞: no rate below 1 reaches a finite threshold, and the error does not suggest rate 1.
+        var allFarOut = TestRowsWith(_ => true, f => Array.Fill(f, 1e30f));
+        var none = Assert.Throws<ArgumentException>(() => Detector.WithThresholdForFalsePositiveRate(allFarOut, 0.5));
+        Assert.Contains("No rate below 1 can reach it", none.Message);
+    }
+
+    [Fact]
+    public void ScoringDataWithoutTheFeatureColumnNamesTheDetectorsOption()
+    {
+        var withoutFeatures = Ml.Transforms.DropColumns("Features").Fit(trained.Test).Transform(trained.Test);
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => Detector.Transform(withoutFeatures));
+        Assert.Contains("'Features' was not found", error.Message);
+        Assert.Contains("Set VaeAnomalyOptions.FeatureColumnName", error.Message);
+    }
+
+    [Fact]
+    public void ARateJustBelowOneFlagsEveryNormalRowButTheLowest()
+    {
+        // 1 − 1e-13 times the row count rounds up to the count (the rounding allowance): the threshold must still be a
+        // score of the data (the lowest normal one), not a read past the array.
+        var labelled = TestRowsWith(_ => false, _ => { });
+        var labels = TestData.ReadScalars(labelled, "Label");
+        var normalScores = TestData.ReadScalars(Detector.Transform(labelled), "Score").Where((_, i) => labels[i] == 0).ToArray();
+        Assert.True(normalScores.Length > 10, $"{normalScores.Length} normal rows");
+
+        var chosen = Detector.WithThresholdForFalsePositiveRate(labelled, 1 - 1e-13);
+        Assert.Equal(normalScores.Min(), chosen.Threshold);
+        Assert.Equal(normalScores.Length - normalScores.Count(s => s == normalScores.Min()), normalScores.Count(s => s > chosen.Threshold));
     }
 
     [Fact]
@@ -219,6 +248,16 @@ public class VaeAnomalyDetectorTests : IClassFixture<VaeAnomalyDetectorTests.Tra
         Assert.Equal("contamination", error.ParamName);
         Assert.Contains("10 of the 100 calibration scores are +∞", error.Message);
         Assert.Equal(88f, detector.WithContamination(0.11).Threshold); // 11 scores above it: 89 and the 10 at +∞
+
+        // More than half at +∞: no contamination the options accept can reach a finite threshold, and the error says so
+        // instead of suggesting one that would be refused.
+        var mostlyInfinite = Enumerable.Range(0, 40).Select(i => (float)i).Concat(Enumerable.Repeat(float.PositiveInfinity, 60)).ToArray();
+        using var farOut = new VaeAnomalyTransformer(Ml, Detector.Options, Detector.Vae.WithScoringPrecision(Detector.ScoringPrecision),
+            new CalibrationScores(mostlyInfinite, mostlyInfinite), Detector.ScoringSeed, new AnomalyThreshold(100, VaeAnomalyThresholdSource.Explicit, null, null));
+        var none = Assert.Throws<ArgumentOutOfRangeException>(() => farOut.WithContamination(0.5));
+        Assert.Contains("60 of the 100 calibration scores are +∞", none.Message);
+        Assert.Contains("No contamination up to 0.5 can reach it", none.Message);
+        Assert.DoesNotContain("at least 0.6", none.Message);
     }
 
     [Fact]

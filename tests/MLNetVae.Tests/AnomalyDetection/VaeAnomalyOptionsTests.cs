@@ -156,6 +156,11 @@ public class VaeAnomalyOptionsTests
         var missing = Assert.Throws<ArgumentOutOfRangeException>(() =>
             new VaeAnomalyEstimator(ml, new VaeAnomalyOptions { FeatureColumnName = "Embedding" }).GetOutputSchema(TestData.NewsShape()));
         Assert.Contains("'Embedding' was not found", missing.Message);
+        Assert.Contains("Set VaeAnomalyOptions.FeatureColumnName", missing.Message); // the detector's option, not the featurizer's
+
+        var fitMissing = Assert.Throws<ArgumentOutOfRangeException>(() =>
+            new VaeAnomalyEstimator(ml, new VaeAnomalyOptions { FeatureColumnName = "Embedding" }).Fit(TestData.LoadLabelledCsv(ml, TestData.NewsEmbeddingsCsv)));
+        Assert.Contains("Set VaeAnomalyOptions.FeatureColumnName", fitMissing.Message);
     }
 
     [Fact]

@@ -97,10 +97,11 @@ internal static class TestData
         return ml.Data.LoadFromEnumerable(items, schema);
     }
 
-    public static IDataView FromArrays(MLContext ml, float[][] rows)
+    /// <summary>The rows as a Features column; <paramref name="width"/> gives the vector size when there are no rows.</summary>
+    public static IDataView FromArrays(MLContext ml, float[][] rows, int? width = null)
     {
         var schema = SchemaDefinition.Create(typeof(VectorRow));
-        schema[nameof(VectorRow.Features)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, rows[0].Length);
+        schema[nameof(VectorRow.Features)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, width ?? rows[0].Length);
         return ml.Data.LoadFromEnumerable(rows.Select(r => new VectorRow { Features = r }).ToList(), schema);
     }
 

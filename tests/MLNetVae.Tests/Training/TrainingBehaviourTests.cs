@@ -313,6 +313,7 @@ public class TrainingBehaviourTests
         var ex = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.VariationalAutoencoder(options).Fit(News(ml)));
         Assert.Contains("'Embedding' was not found", ex.Message);
         Assert.Contains("'Features' (Vector<Single, 768>)", ex.Message);
+        Assert.Contains("Set VaeOptions.InputColumnName", ex.Message);
     }
 
     [Fact]
