@@ -70,7 +70,10 @@ public sealed partial class VaeTransformer : ITransformer, IDisposable
             if (path.EndsWith(Path.DirectorySeparatorChar) || path.EndsWith(Path.AltDirectorySeparatorChar))
                 throw new ArgumentException($"'{path}' ends with a directory separator; ExportOnnx needs a file path such as '{Path.Combine(path, "encoder.onnx")}'.", path == encoderPath ? nameof(encoderPath) : nameof(decoderPath));
         }
-        if (Path.GetFullPath(encoderPath) == Path.GetFullPath(decoderPath))
+        // Windows' and macOS's default file systems ignore case: "M.onnx" and "m.onnx" are one file there, and writing both
+        // would leave only the decoder.
+        var pathComparison = OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
+        if (string.Equals(Path.GetFullPath(encoderPath), Path.GetFullPath(decoderPath), pathComparison))
             throw new ArgumentException($"The encoder and decoder paths are the same file ('{encoderPath}'); give each its own path.");
         if (!overwrite)
         {

@@ -24,11 +24,14 @@ public static class VaeModelOperations
     /// <exception cref="VaeModelFileException">The file is missing, corrupted, not a model, holds no VAE or several, or is of a newer format.</exception>
     public static VaeTransformer LoadVaeTransformer(this ModelOperationsCatalog catalog, string path)
     {
-        var all = catalog.LoadVaeTransformers(path);
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        var contents = VaeModelFile.ReadVerified(path);
+        var all = VaeTransformers(catalog, contents);
         if (all.Count != 1)
         {
             foreach (var vae in all) vae.Dispose();
-            if (all.Count == 0 && VaeModelFile.ReadAnomalyDetectors(path).Count > 0)
+            if (all.Count == 0 && VaeModelFile.ReadAnomalyDetectors(contents).Count > 0)
                 throw new VaeModelFileException(path,
                     "it holds a VAE anomaly detector, not a VAE stage. Load it with mlContext.Model.LoadWithFastVae; the detector's Vae property is its VAE.");
             throw new VaeModelFileException(path, all.Count == 0
@@ -44,8 +47,13 @@ public static class VaeModelOperations
     {
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        return VaeTransformers(catalog, VaeModelFile.ReadVerified(path));
+    }
+
+    private static List<VaeTransformer> VaeTransformers(ModelOperationsCatalog catalog, ModelFileContents contents)
+    {
         var environment = HostEnvironmentAccess.FromCatalog(catalog);
-        return VaeModelFile.ReadVaes(path).Select(r => new VaeTransformer(environment, r.Options, r.Weights, r.TrainingReport)).ToList();
+        return VaeModelFile.ReadVaes(contents).Select(r => new VaeTransformer(environment, r.Options, r.Weights, r.TrainingReport)).ToList();
     }
 
     /// <summary>
@@ -57,10 +65,13 @@ public static class VaeModelOperations
     public static ITransformer LoadWithFastVae(this ModelOperationsCatalog catalog, string path, out DataViewSchema inputSchema)
     {
         ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
         OnnxRuntimeSessions.EnsureEnvironment(); // before catalog.Load runs ML.NET's ONNX sessions
-        var vaes = new Queue<VaeTransformer>(catalog.LoadVaeTransformers(path));
+        // One read of the file for all three readers below: a file replaced meanwhile (SaveSafely's rename) cannot mix models.
+        var contents = VaeModelFile.ReadVerified(path);
+        var vaes = new Queue<VaeTransformer>(VaeTransformers(catalog, contents));
         var environment = HostEnvironmentAccess.FromCatalog(catalog);
-        var detectors = new Queue<VaeAnomalyTransformer>(VaeModelFile.ReadAnomalyDetectors(path).Select(r => new VaeAnomalyTransformer(
+        var detectors = new Queue<VaeAnomalyTransformer>(VaeModelFile.ReadAnomalyDetectors(contents).Select(r => new VaeAnomalyTransformer(
             environment, r.Options, new VaeTransformer(environment, r.Vae.Options, r.Vae.Weights, r.Vae.TrainingReport),
             new CalibrationScores(r.TrainingScores, r.CalibrationScores), r.ScoringSeed,
             new AnomalyThreshold(r.Threshold, r.Source, r.Contamination, r.FalsePositiveRate))));
@@ -68,11 +79,14 @@ public static class VaeModelOperations
         ITransformer loaded;
         try
         {
-            loaded = catalog.Load(path, out inputSchema);
+            using var stream = contents.OpenStream();
+            loaded = catalog.Load(stream, out inputSchema);
         }
-        catch (Exception e) when (e is InvalidOperationException or InvalidDataException or FormatException or IOException or ArgumentException)
+        catch (Exception e) when (e is not (OutOfMemoryException or OperationCanceledException))
         {
-            // ML.NET wraps the cause (e.g. "Ouput tensor, Mu, does not exist in the ONNX model") in reflection errors.
+            DisposeAll(vaes, detectors);
+            // ML.NET wraps the cause (e.g. "Ouput tensor, Mu, does not exist in the ONNX model") in its own or in reflection
+            // errors (TargetInvocationException); whatever a stage's constructor throws, the file is what cannot be loaded.
             var cause = e.GetBaseException();
             string detail = cause == e ? e.Message : $"{e.Message}: {cause.Message.ReplaceLineEndings(" ")}";
             throw new VaeModelFileException(path,
@@ -88,13 +102,28 @@ public static class VaeModelOperations
         catch
         {
             (loaded as IDisposable)?.Dispose();
+            DisposeAll(vaes, detectors);
             throw;
         }
-        if (vaes.Count != 0)
-            throw new VaeModelFileException(path, $"it holds {expected} VAE graphs but only {expected - vaes.Count} VAE stages in its pipeline.");
-        if (detectors.Count != 0)
-            throw new VaeModelFileException(path, $"it holds {expectedDetectors} anomaly-detector graphs but only {expectedDetectors - detectors.Count} detector stages in its pipeline.");
+        if (vaes.Count != 0 || detectors.Count != 0)
+        {
+            string problem = vaes.Count != 0
+                ? $"it holds {expected} VAE graphs but only {expected - vaes.Count} VAE stages in its pipeline."
+                : $"it holds {expectedDetectors} anomaly-detector graphs but only {expectedDetectors - detectors.Count} detector stages in its pipeline.";
+            (result as IDisposable)?.Dispose();
+            DisposeAll(vaes, detectors);
+            throw new VaeModelFileException(path, problem);
+        }
         return result;
+    }
+
+    /// <summary>Disposes the transformers read from the file that a failed load did not hand over.</summary>
+    private static void DisposeAll(Queue<VaeTransformer> vaes, Queue<VaeAnomalyTransformer> detectors)
+    {
+        while (vaes.TryDequeue(out var vae))
+            vae.Dispose();
+        while (detectors.TryDequeue(out var detector))
+            detector.Dispose();
     }
 
     /// <summary>

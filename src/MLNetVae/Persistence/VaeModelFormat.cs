@@ -70,11 +70,37 @@ internal static class VaeModelFormat
     /// <summary>The metadata of <paramref name="model"/> when MLNetVae wrote it as the graph <paramref name="part"/>; otherwise null.</summary>
     internal static Dictionary<string, string>? MetadataOfPart(ModelProto model, string part)
     {
-        var props = model.MetadataProps.ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
-        return model.ProducerName == VaeOnnxNames.ProducerName
-            && props.TryGetValue(VaeOnnxNames.MetadataKeys.Part, out var written) && written == part
-            ? props
-            : null;
+        if (model.ProducerName != VaeOnnxNames.ProducerName)
+            return null; // another tool's graph: its metadata is its own business (and may repeat keys)
+        var props = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var prop in model.MetadataProps)
+            if (!props.TryAdd(prop.Key, prop.Value))
+                throw new InvalidDataException($"its VAE graph has the metadata key '{prop.Key}' twice: the graph was changed after it was saved.");
+        return props.TryGetValue(VaeOnnxNames.MetadataKeys.Part, out var written) && written == part ? props : null;
+    }
+
+    /// <summary>Every graph part MLNetVae writes (row graphs inside ML.NET models, exported and scoring graphs).</summary>
+    private static readonly HashSet<string> KnownParts = new(StringComparer.Ordinal)
+    {
+        VaeOnnxNames.EncoderPart, VaeOnnxNames.DecoderPart, ReconstructionErrorGraph.ScoringDecoderPart,
+        VaeRowGraphExporter.Part, AnomalyScoreGraph.RowPart, AnomalyScoreGraph.BatchPart,
+    };
+
+    /// <summary>
+    /// Whether a graph that is not one of the row graphs carries MLNetVae's metadata (<c>mlnetvae.*</c>) under a producer
+    /// name or graph part MLNetVae never writes: one changed byte there would otherwise hide a VAE from the checksum. An
+    /// exported encoder or decoder used as an ONNX stage keeps its own producer and part and is not one.
+    /// </summary>
+    internal static bool IsAlteredMLNetVaeGraph(ModelProto model)
+    {
+        if (!model.MetadataProps.Any(p => p.Key.StartsWith("mlnetvae.", StringComparison.Ordinal)))
+            return false;
+        string? part = model.MetadataProps.FirstOrDefault(p => p.Key == VaeOnnxNames.MetadataKeys.Part)?.Value;
+        if (model.ProducerName == VaeOnnxNames.ProducerName && part is not null && KnownParts.Contains(part))
+            return false;
+        if (model.ProducerName == VaeOnnxNames.ProducerName)
+            RequireReadableVersion(model); // a newer MLNetVae's part: "upgrade", not "changed"
+        return true;
     }
 
     /// <summary>The VAE of an MLNetVae graph (the VAE's row graph or the anomaly detector's): format check, weights, options, report.</summary>

@@ -99,6 +99,108 @@ public sealed class ModelIntegrityTests : IClassFixture<ModelIntegrityTests.Save
     }
 
     [Fact]
+    public void AFileChangedByOneByteAnywhereIsRefusedOrLoadsAsTheSameModel()
+    {
+        // A pipeline with a stage that is not a VAE (a min-max normalizer: its floats are in a zip entry of their own,
+        // outside the VAE graph's SHA-256). The raw file, not a rewritten zip, is changed: the zip's CRCs stay as saved.
+        var ml = new MLContext(seed: 1);
+        var rows = ml.Data.Cache(ml.Data.TakeRows(saved.Data, 300));
+        var pipeline = ml.Transforms.NormalizeMinMax("Features").Append(ml.Transforms.VariationalAutoencoder(new VaeOptions
+        {
+            HiddenDim = 8, LatentDim = 2, Epochs = 1, NumberOfThreads = 1, Seed = 1,
+        }));
+        string path = Path.Combine(folder, "normalized.zip");
+        using (var model = pipeline.Fit(rows))
+            ml.Model.Save(model, rows.Schema, path);
+        var original = File.ReadAllBytes(path);
+        var expected = ScoresOf(path);
+
+        // The normalizer's entry: changed inside its compressed bytes, it is refused by its CRC (before this check it
+        // loaded with other scale factors, or failed with a raw exception from inside ML.NET's stage constructor).
+        var (dataStart, dataLength) = EntryData(original, "Transform_000/Normalizer_000/Model.key");
+        var normalizerChanged = (byte[])original.Clone();
+        normalizerChanged[dataStart + dataLength / 2] ^= 0x01;
+        string damaged = Path.Combine(folder, "normalizer-changed.zip");
+        File.WriteAllBytes(damaged, normalizerChanged);
+        var error = Assert.Throws<VaeModelFileException>(() => new MLContext().Model.LoadWithFastVae(damaged, out _));
+        Assert.Contains("does not match the checksum (CRC-32)", error.Message);
+
+        // Anywhere else: refused, or (a byte zip readers do not read, such as a local header's copy of a name) the same model.
+        int refused = 0;
+        foreach (int position in Enumerable.Range(0, 200).Select(i => (int)((long)i * original.Length / 200)).Append(original.Length - 1))
+        {
+            var changed = (byte[])original.Clone();
+            changed[position] ^= 0x10;
+            string file = Path.Combine(folder, $"changed-{position}.zip");
+            File.WriteAllBytes(file, changed);
+            float[]? scores = null;
+            try
+            {
+                scores = ScoresOf(file);
+            }
+            catch (VaeModelFileException)
+            {
+                refused++;
+            }
+            if (scores is not null)
+                Assert.True(expected.SequenceEqual(scores), $"byte {position} of {original.Length} changed: the file loaded and scores differently");
+        }
+        Assert.True(refused > 150, $"only {refused} of 201 changed files were refused");
+    }
+
+    [Theory]
+    [InlineData("producer")]
+    [InlineData("part")]
+    public void AGraphWhoseProducerOrPartChangedIsRefusedNotSkipped(string field)
+    {
+        // Changing the producer name or the graph part hides the graph from the checksum, which only MLNetVae's graphs
+        // carry; LoadVaeTransformers then returned no VAE without an error.
+        var model = global::Onnx.ModelProto.Parser.ParseFrom(ReadGraph(saved.VaePath));
+        if (field == "producer")
+            model.ProducerName = "MLNetVaf";
+        else
+            model.MetadataProps.Single(p => p.Key == "mlnetvae.part").Value = "mlnet-rox";
+        string damaged = WithGraph(saved.VaePath, Google.Protobuf.MessageExtensions.ToByteArray(model), $"{field}.zip");
+        var error = Assert.Throws<VaeModelFileException>(() => new MLContext().Model.LoadVaeTransformers(damaged));
+        Assert.Contains("carries MLNetVae's metadata", error.Message);
+        Assert.Throws<VaeModelFileException>(() => new MLContext().Model.LoadWithFastVae(damaged, out _));
+    }
+
+    /// <summary>Reconstruction errors of the first rows through <c>LoadWithFastVae</c> of <paramref name="path"/>.</summary>
+    private float[] ScoresOf(string path)
+    {
+        var ml = new MLContext();
+        var model = ml.Model.LoadWithFastVae(path, out _);
+        try
+        {
+            return TestData.ReadScalars(model.Transform(ml.Data.TakeRows(saved.Data, 20)), "ReconstructionError");
+        }
+        finally
+        {
+            (model as IDisposable)?.Dispose();
+        }
+    }
+
+    /// <summary>Where the stored (compressed) bytes of the zip entry whose name ends with <paramref name="nameEnd"/> lie in the raw file.</summary>
+    private static (int Start, int Length) EntryData(byte[] zip, string nameEnd)
+    {
+        for (int at = 0; at + 30 < zip.Length; at++)
+        {
+            if (BitConverter.ToUInt32(zip, at) != 0x04034b50) // a local file header
+                continue;
+            int compressed = BitConverter.ToInt32(zip, at + 18);
+            int nameLength = BitConverter.ToUInt16(zip, at + 26), extraLength = BitConverter.ToUInt16(zip, at + 28);
+            string name = System.Text.Encoding.UTF8.GetString(zip, at + 30, nameLength);
+            if (name.EndsWith(nameEnd, StringComparison.Ordinal))
+            {
+                Assert.True(compressed > 0, $"entry {name} has no stored size in its local header");
+                return (at + 30 + nameLength + extraLength, compressed);
+            }
+        }
+        throw new InvalidOperationException($"no entry ending in {nameEnd}");
+    }
+
+    [Fact]
     public void AWeightChangedToNaNIsAModelFileErrorNotAnArgumentException()
     {
         // Format 1 has no checksum; the weights themselves are still checked.
