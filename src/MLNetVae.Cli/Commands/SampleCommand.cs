@@ -25,7 +25,7 @@ internal static class SampleCommand
         var count = new Option<int>("--count", "-n") { Description = "Number of rows to generate.", DefaultValueFactory = _ => 10 }.Positive();
         var seed = CommonOptions.Seed("Seed of the latent draws: the same seed gives the same rows.");
         var command = new Command("sample",
-            "Generate rows: decode random latent vectors z ~ N(0, I) with the model's decoder. With the default small β the latent space only loosely follows N(0, I), so treat them as rough samples.")
+            "Generate rows: decode random latent vectors z ~ N(0, I) with the model's decoder. With a small β (the featurizer's default 0.01) the latent space only loosely follows N(0, I), so treat them as rough samples; the detector's β 1, which train uses, follows it more closely.")
         {
             model, output, overwrite, count, seed,
         };

@@ -71,8 +71,8 @@ internal static class TrainCommand
         var data = CommonOptions.Data("Training data. Every column except the label is a feature unless --input-column names them.");
         var output = CommonOptions.OutputFolder("Folder for model.zip, encoder.onnx, decoder.onnx, report.json and loss.png (created if needed).");
         var overwrite = CommonOptions.Overwrite();
-        var hidden = new Option<int?>("--hidden") { Description = "Width of the hidden layers; default: twice the features, 32 to 512." }.Positive();
-        var latent = new Option<int?>("--latent") { Description = "Size of the latent space; default: a third of the features, 2 to 256." }.Positive();
+        var hidden = new Option<int?>("--hidden") { Description = "Width of the hidden layers; default: twice the features, 32 to 512, and at most half the training rows (at least 32)." }.Positive();
+        var latent = new Option<int?>("--latent") { Description = "Size of the latent space; default: a third of the features, 2 to 256, and at most half the hidden width." }.Positive();
         var epochs = new Option<int?>("--epochs") { Description = $"Maximum number of epochs; default: about {VaeAnomalyOptions.Defaults.TargetOptimizerSteps:N0} optimizer steps ({VaeAnomalyOptions.Defaults.MinimumEpochs} to {VaeAnomalyOptions.Defaults.MaximumEpochs})." }.Positive();
         var batchSize = new Option<int>("--batch-size") { Description = "Rows per optimizer step.", DefaultValueFactory = _ => VaeAnomalyOptions.Defaults.BatchSize }.Positive();
         var learningRate = new Option<double>("--lr", "--learning-rate") { Description = "Adam learning rate.", DefaultValueFactory = _ => VaeAnomalyOptions.Defaults.LearningRate }
@@ -218,8 +218,9 @@ internal static class TrainCommand
             console.MarkupLineInterpolated(
                 $"Trained {training.Epochs.Count} epochs in {trainSeconds:0.0} s on {training.Device} ({training.Threads} thread{(training.Threads == 1 ? "" : "s")}), VAE {vae.InputDim} → {vae.HiddenDim} → {vae.HiddenDim} → {vae.LatentDim}; {training.StopReason}; kept the weights of epoch {training.BestEpoch}.");
 
-        // From here on a cancelled run still finishes: the files are what Ctrl+C asked to keep.
-        var work = cancelled ? CancellationToken.None : cancellationToken;
+        // From here on the run finishes whatever Ctrl+C does: a stopped run's files are what Ctrl+C asked to keep, and a
+        // Ctrl+C after the last epoch (during the label pass, the export or the writing) must not throw a trained model away.
+        var work = CancellationToken.None;
 
         // The threshold the detector set: the (1 − contamination) quantile of its calibration rows' scores.
         bool holdsOut = options.CalibrationFraction > 0;
@@ -249,8 +250,6 @@ internal static class TrainCommand
                     $"[bold]Labels[/] (not used for training): ROC-AUC {labelled.RocAuc:0.000} on the {labels.Length} {labelledRows} rows; at the threshold precision {labelled.Precision:0.000}, recall {labelled.Recall:0.000}.{(holdsOut ? "" : " Use 'evaluate' on held-out data for an honest estimate.")}");
             }
         }
-        work.ThrowIfCancellationRequested();
-
         var model = new TransformerChain<ITransformer>(features, detector);
         var report = TrainReport.Create(dataPath, data, settings, detector, cancelled,
             new TrainReport.ThresholdInfo(threshold, settings.Contamination, settings.CalibrationFraction,
@@ -275,7 +274,9 @@ internal static class TrainCommand
         foreach (var file in OutputFiles)
             console.MarkupLineInterpolated($"  {output.File(file)}");
         console.MarkupLineInterpolated($"[grey]Total time {total.Elapsed.TotalSeconds:0.0} s. Next: mlnetvae score --model {output.File(ModelFile)} --data <file> -o scores.csv[/]");
-        return cancelled ? ExitCodes.Cancelled : ExitCodes.Success;
+        if (!cancelled && cancellationToken.IsCancellationRequested)
+            context.Error.MarkupLine("[yellow]Ctrl+C[/] came after training had finished; the trained model was written in full.");
+        return cancelled || cancellationToken.IsCancellationRequested ? ExitCodes.Cancelled : ExitCodes.Success;
     }
 
     private static string LabelNote(TabularData data) => data.LabelColumn is null

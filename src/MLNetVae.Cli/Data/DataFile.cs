@@ -14,16 +14,23 @@ internal static class DataFile
 {
     public const string FormatsText = "CSV/TSV text with a header, ML.NET binary (.idv) or Parquet (.parquet)";
 
-    public static TabularData Load(MLContext ml, string path, ColumnSelection selection, CancellationToken cancellationToken = default)
-    {
-        string extension = Path.GetExtension(path).ToLowerInvariant();
-        return extension switch
+    public static TabularData Load(MLContext ml, string path, ColumnSelection selection, CancellationToken cancellationToken = default) =>
+        KindOf(path) switch
         {
-            ".idv" => LoadBinary(ml, path, selection, cancellationToken),
-            ".parquet" or ".parq" => LoadParquet(ml, path, selection, cancellationToken),
+            Kind.Binary => LoadBinary(ml, path, selection, cancellationToken),
+            Kind.Parquet => LoadParquet(ml, path, selection, cancellationToken),
             _ => LabelledCsv.LoadTable(ml, path, selection, cancellationToken),
         };
-    }
+
+    /// <summary>How <see cref="Load"/> reads a file: by its extension, text for anything not a typed format.</summary>
+    public static Kind KindOf(string path) => Path.GetExtension(path).ToLowerInvariant() switch
+    {
+        ".idv" => Kind.Binary,
+        ".parquet" or ".parq" => Kind.Parquet,
+        _ => Kind.Text,
+    };
+
+    public enum Kind { Text, Binary, Parquet }
 
     /// <summary>
     /// An ML.NET binary file. Features: the named input columns, or else a column called <c>Features</c>, or else every

@@ -129,7 +129,8 @@ internal static class AnomalyEvaluation
     /// <summary>
     /// The scores as ML.NET's evaluator can rank them. +∞ is a real score (a row so far out that its error overflows
     /// float32, which the detector flags), so it ranks above every finite score as <see cref="float.MaxValue"/>. NaN
-    /// means the scorer failed (the CLI's data loaders refuse non-finite inputs), so it stops the evaluation.
+    /// means the scorer failed (the CLI refuses rows with NaN or ∞ inputs: text files as they are read, typed files when
+    /// they are scored), so it stops the evaluation.
     /// </summary>
     internal static float[] Rankable(float[] scores, string method)
     {

@@ -87,7 +87,7 @@ internal static class CommandExecution
         ArgumentException argument => (OneLine(argument), "Check the options and the data file; --verbose shows the details.", ExitCodes.UsageError),
         FileNotFoundException missing => (missing.Message, "Check the path.", ExitCodes.UsageError),
         DirectoryNotFoundException missing => (missing.Message, "Check the path.", ExitCodes.UsageError),
-        UnauthorizedAccessException denied => (denied.Message, "Check the permissions of the output folder.", ExitCodes.Failure),
+        UnauthorizedAccessException denied => (denied.Message, "Check the permissions of the file or folder it names (an input must be readable, an output folder writable).", ExitCodes.Failure),
         IOException io => (io.Message, null, ExitCodes.Failure),
         _ => ($"{e.GetType().Name}: {e.Message}", "Run again with --verbose for the stack trace.", ExitCodes.Failure),
     };

@@ -4,8 +4,10 @@ namespace MLNetVae.Cli.Infrastructure;
 internal static class OutputFile
 {
     /// <summary>
-    /// Returns the absolute path of <paramref name="path"/> after checking that it can be written: not a folder, and not
-    /// an existing file unless <paramref name="overwrite"/>. Creates the parent folder only when writing (<see cref="Write"/>).
+    /// Returns the absolute path of <paramref name="path"/> after checking that it can be written: not a folder, not
+    /// an existing file unless <paramref name="overwrite"/>, and its folder (or the nearest existing one above) takes new
+    /// files, so a path under a file or in a read-only folder fails here, not after the scoring. Creates the parent folder
+    /// only when writing (<see cref="Write"/>).
     /// </summary>
     public static string Prepare(string path, bool overwrite, string what = "output file")
     {
@@ -16,6 +18,7 @@ internal static class OutputFile
             throw new CliException($"The {what} '{full}' is a folder.", "Pass the path of a file with --output, e.g. scores.csv.");
         if (!overwrite && File.Exists(full))
             throw new CliException($"The {what} '{full}' already exists; not overwriting.", "Add --overwrite to replace it, or choose another --output.");
+        OutputFolder.RequireWritable(Path.GetDirectoryName(full)!);
         return full;
     }
 

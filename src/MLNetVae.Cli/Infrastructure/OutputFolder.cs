@@ -108,7 +108,7 @@ internal sealed class OutputFolder
         new($"The output file '{target}' appeared while this command ran; not overwriting.", "Add --overwrite, or choose another --output.");
 
     /// <summary>The folder, or the nearest existing one above it, takes a new file (a probe, created and deleted).</summary>
-    private static void RequireWritable(string folder)
+    internal static void RequireWritable(string folder)
     {
         string existing = folder;
         while (!Directory.Exists(existing))

@@ -41,7 +41,7 @@ internal static class ModelScoring
     {
         var selection = SelectionFor(model, labelColumn, labelRequired, labelPurpose);
         var inputs = model.InputSchema.Where(c => !c.IsHidden && !string.Equals(c.Name, labelColumn, StringComparison.OrdinalIgnoreCase)).ToList();
-        bool text = !string.Equals(Path.GetExtension(path), ".idv", StringComparison.OrdinalIgnoreCase);
+        bool text = DataFile.KindOf(path) == DataFile.Kind.Text; // a typed file (.idv, Parquet) has no CSV header to look in
         if (inputs is not [{ Type: VectorDataViewType { IsKnownSize: true } vector } input] || !text || LabelledCsv.HasColumn(path, input.Name))
             return DataFile.Load(ml, path, selection, cancellationToken);
 
@@ -65,9 +65,32 @@ internal static class ModelScoring
         if (thresholdOverride is null && !model.HasDecision)
             throw new CliException($"The model '{model.Path}' has no anomaly threshold (it holds a VAE, not an anomaly detector).",
                 "Pass --threshold <score>: rows whose reconstruction error is above it are flagged.");
-        return model.Detector is { } detector
+        var scored = model.Detector is { } detector
             ? ScoreWithDetector(model, detector, data, thresholdOverride, readMu, cancellationToken)
             : ScoreWithVae(model, data, thresholdOverride, readMu, cancellationToken);
+        RequireScores(scored.Scores, data.Path);
+        return scored;
+    }
+
+    /// <summary>
+    /// The library scores a row with NaN or ∞ in its features NaN (and never flags it). A text file's loader refuses such
+    /// cells before scoring; a typed file (.idv, Parquet) is not scanned, so its rows are refused here, by row, alike.
+    /// </summary>
+    internal static void RequireScores(IReadOnlyList<float> scores, string path)
+    {
+        int first = -1, count = 0;
+        for (int i = 0; i < scores.Count; i++)
+        {
+            if (!float.IsNaN(scores[i]))
+                continue;
+            count++;
+            if (first < 0)
+                first = i;
+        }
+        if (first >= 0)
+            throw new CliException(
+                $"Row {first + 1} of '{path}'{(count > 1 ? $" and {count - 1} more" : "")} has NaN or ∞ in the model's input columns, so it has no score.",
+                "Replace or drop the missing and infinite values before scoring (text files with such cells are refused as they are read).");
     }
 
     /// <summary>The library's detector: its Score and PredictedLabel columns (at another threshold through <c>WithThreshold</c>).</summary>

@@ -268,6 +268,25 @@ public sealed class CliCommandTests(TrainedCliModel trained) : IClassFixture<Tra
         Assert.True(score.ExitCode == 0, score.ToString());
         Assert.Equal("Row,Mu0,Mu1,Score,PredictedLabel,Label", File.ReadLines(scores).First());
         Assert.Equal(121, File.ReadAllLines(scores).Length);
+
+        // A typed file is not scanned as it is read: a NaN (or a double past float's range) in it is refused at scoring,
+        // naming the row, as a text file's cell is, instead of a silent "Score NaN, not flagged" line.
+        rows[7].Features[2] = float.NaN;
+        rows[30].Features[0] = float.PositiveInfinity;
+        string withNaN = Temp("nan.idv");
+        using (var stream = File.Create(withNaN))
+            ml.Data.SaveAsBinary(ml.Data.LoadFromEnumerable(rows), stream);
+        var refused = CliProcess.Run("score", "-m", Path.Combine(output, "model.zip"), "-d", withNaN, "-o", Temp("nan-scores.csv"));
+        Assert.True(refused.ExitCode == 2, refused.ToString());
+        Assert.Contains($"Row 8 of '{withNaN}' and 1 more has NaN or ∞", refused.Error);
+        Assert.False(File.Exists(Temp("nan-scores.csv")));
+
+        // An output path under a file fails before the scoring, as a usage error.
+        File.WriteAllText(Temp("notes.txt"), "kept");
+        var underFile = CliProcess.Run("score", "-m", Path.Combine(output, "model.zip"), "-d", idv, "-o", Path.Combine(Temp("notes.txt"), "s.csv"));
+        Assert.True(underFile.ExitCode == 2, underFile.ToString());
+        Assert.Contains("is a file", underFile.Error);
+        Assert.Equal("kept", File.ReadAllText(Temp("notes.txt")));
     }
 
     [Fact]

@@ -24,9 +24,9 @@ public sealed class CliParquetTests : IDisposable
     /// a boolean label and the features as a list column <c>embedding</c> (nullable floats, as pyarrow writes them).
     /// <paramref name="lengthOf"/> can change a row's vector length to damage the file.
     /// </summary>
-    private static async Task WriteEmbeddingsAsync(string path, int groupRows, Func<int, int>? lengthOf = null)
+    private static async Task WriteEmbeddingsAsync(string path, int groupRows, Func<int, int>? lengthOf = null, bool numericId = false)
     {
-        var id = new DataField<string>("id");
+        DataField id = numericId ? new DataField<long>("id") : new DataField<string>("id");
         var label = new DataField<bool>("is_anomaly");
         var embedding = new ListField("embedding", new DataField<float?>("element"));
         var schema = new ParquetSchema(id, label, embedding);
@@ -36,7 +36,10 @@ public sealed class CliParquetTests : IDisposable
         {
             var group = Rows.Skip(start).Take(groupRows).ToArray();
             using var rowGroup = writer.CreateRowGroup();
-            await rowGroup.WriteAsync(id, group.Select((_, i) => $"row-{start + i}").ToArray());
+            if (numericId)
+                await rowGroup.WriteAsync<long>((DataField<long>)id, group.Select((_, i) => (long)(start + i)).ToArray());
+            else
+                await rowGroup.WriteAsync((DataField<string>)id, group.Select((_, i) => $"row-{start + i}").ToArray());
             await rowGroup.WriteAsync<bool>(label, group.Select(r => r.Label == 1).ToArray());
             var values = new List<float?>();
             var repetitions = new List<int>();
@@ -58,6 +61,21 @@ public sealed class CliParquetTests : IDisposable
         var lines = File.ReadAllLines(csv);
         int column = Array.IndexOf(lines[0].Split(','), "Score");
         return lines.Skip(1).Select(l => float.Parse(l.Split(',')[column], CultureInfo.InvariantCulture)).ToArray();
+    }
+
+    [Fact]
+    public async Task AModelOfOneNamedVectorColumnScoresParquetWithANumericIdBesideIt()
+    {
+        // The model reads one vector column, 'embedding'. The file also has an int64 id: scoring must read the column by
+        // name (before, Parquet was searched for a CSV header, and every numeric column, the id too, made the vector).
+        string parquet = Temp("with-id.parquet");
+        await WriteEmbeddingsAsync(parquet, groupRows: 100, numericId: true);
+        var train = CliProcess.Run("train", "-d", parquet, "-o", Temp("id-model"), "--label-column", "is_anomaly", "--input-column", "embedding",
+            "--hidden", "8", "--latent", "2", "--epochs", "2", "--seed", "4");
+        Assert.True(train.ExitCode == 0, train.ToString());
+        var score = CliProcess.Run("score", "-m", Temp("id-model/model.zip"), "-d", parquet, "-o", Temp("id-scores.csv"));
+        Assert.True(score.ExitCode == 0, score.ToString());
+        Assert.Equal(Rows.Length, Scores(Temp("id-scores.csv")).Length);
     }
 
     [Fact]
