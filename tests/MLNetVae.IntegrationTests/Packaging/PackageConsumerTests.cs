@@ -81,7 +81,7 @@ public class PackageConsumerTests : IClassFixture<PackedMLNetVae>
 
     /// <summary>Managed dependencies the package must declare. The native backends are the application's choice.</summary>
     private static readonly string[] ExpectedDependencies =
-        { "Microsoft.ML", "Microsoft.ML.OnnxTransformer", "TorchSharp", "Microsoft.ML.OnnxRuntime.Managed", "OnnxSharp", "Google.Protobuf" };
+        { "Microsoft.ML", "Microsoft.ML.OnnxTransformer", "TorchSharp", "Microsoft.ML.OnnxRuntime.Managed", "OnnxSharp", "Google.Protobuf", "System.IO.Hashing" };
 
     private readonly PackedMLNetVae _package;
     private readonly ITestOutputHelper _output;
