@@ -52,51 +52,70 @@ internal static class SafeFile
         {
             foreach (var (temporary, _) in temporaries)
                 TryDelete(temporary);
-            if (e is IOException or UnauthorizedAccessException)
+            if (e is (IOException or UnauthorizedAccessException) and not PartlyRestoredException)
                 throw Describe(e, current);
             throw;
         }
     }
 
     /// <summary>
-    /// Moves the complete temporary files into place, all or none: each existing target is first renamed aside, and if a
-    /// later move fails (a permission, a folder in the way) the new files are removed and the old ones renamed back.
+    /// Moves the complete temporary files into place, all or none. An existing target is first copied to a backup beside
+    /// it and then replaced by one atomic rename, so at every moment each target is either its old or its complete new
+    /// version (a process killed half-way leaves at worst a stray backup, never a missing file). If a later move fails (a
+    /// permission, a folder in the way) the targets already replaced get their backups renamed back and new ones are removed.
     /// </summary>
     private static void MoveAllOrNone(List<(string Temporary, string Target)> temporaries, bool overwrite, ref string current)
     {
-        var done = new List<(string Target, string? Aside, bool MovedIn)>();
+        var done = new List<(string Target, string? Backup, bool MovedIn)>();
         try
         {
             foreach (var (temporary, target) in temporaries)
             {
                 current = target;
-                string? aside = null;
+                string? backup = null;
                 if (overwrite && File.Exists(target))
                 {
-                    aside = Path.Combine(Path.GetDirectoryName(target)!, $".{Path.GetFileName(target)}.{Guid.NewGuid():N}.old");
-                    File.Move(target, aside);
+                    backup = Path.Combine(Path.GetDirectoryName(target)!, $".{Path.GetFileName(target)}.{Guid.NewGuid():N}.old");
+                    File.Copy(target, backup);
                 }
-                done.Add((target, aside, false));
-                File.Move(temporary, target, overwrite: false);
-                done[^1] = (target, aside, true);
+                done.Add((target, backup, false));
+                File.Move(temporary, target, overwrite: backup is not null);
+                done[^1] = (target, backup, true);
             }
         }
-        catch
+        catch (Exception e)
         {
+            var notRestored = new List<string>();
             for (int i = done.Count - 1; i >= 0; i--)
             {
-                var (target, aside, movedIn) = done[i];
-                if (movedIn)
-                    TryDelete(target);
-                if (aside is not null)
-                    File.Move(aside, target, overwrite: true);
+                var (target, backup, movedIn) = done[i];
+                try
+                {
+                    if (movedIn && backup is not null)
+                        File.Move(backup, target, overwrite: true);
+                    else if (movedIn)
+                        File.Delete(target);
+                    else if (backup is not null)
+                        File.Delete(backup);
+                }
+                catch (Exception restore) when (restore is IOException or UnauthorizedAccessException)
+                {
+                    notRestored.Add(backup is not null && movedIn ? $"'{target}' (its previous version is kept as '{backup}')" : $"'{target}'");
+                }
             }
+            if (notRestored.Count > 0)
+                throw new PartlyRestoredException(
+                    $"Could not write '{current}': {e.Message} The files written before it could not all be put back: {string.Join(", ", notRestored)}. " +
+                    "Restore them by hand, then check that the folder is writable.", e);
             throw;
         }
-        foreach (var (_, aside, _) in done)
-            if (aside is not null)
-                TryDelete(aside);
+        foreach (var (_, backup, _) in done)
+            if (backup is not null)
+                TryDelete(backup);
     }
+
+    /// <summary>A failed multi-file write whose rollback failed too: its message says which files to restore by hand.</summary>
+    private sealed class PartlyRestoredException(string message, Exception inner) : IOException(message, inner);
 
     private static Exception Describe(Exception e, string path)
     {

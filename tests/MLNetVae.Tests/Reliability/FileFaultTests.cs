@@ -91,7 +91,7 @@ public class FileFaultTests(NewsModel news, ITestOutputHelper output) : IDisposa
         Assert.Contains($"Could not write '{decoder}'", ex.Message);
         Assert.Contains("Nothing was replaced", ex.Message);
         Assert.Equal("old encoder", File.ReadAllText(encoder));
-        Assert.Equal(new[] { decoder, encoder }, Directory.GetFileSystemEntries(folder.FullName).Order()); // no temporary or set-aside file
+        Assert.Equal(new[] { decoder, encoder }, Directory.GetFileSystemEntries(folder.FullName).Order()); // no temporary or backup file
 
         // Without the folder in the way both are replaced, and nothing else is left.
         Directory.Delete(decoder);
