@@ -113,6 +113,10 @@ public sealed class VaeOptions : VaeTrainingOptions
     /// <summary>The checks that need the input size: the first and last layers (input x HiddenDim) must fit in one array.</summary>
     internal void ValidateForInput(int inputDim)
     {
+        if (inputDim > MaxInputDim)
+            throw new ArgumentOutOfRangeException(nameof(inputDim), inputDim,
+                $"Input column '{InputColumnName}' has {inputDim:N0} features; at most {MaxInputDim:N0} are supported (a block of 1,024 rows " +
+                "is scored as one array, which must fit .NET's array limit). Reduce the features first, e.g. with ml.Transforms.ProjectToPrincipalComponents.");
         RequireLayerFits(HiddenDim, inputDim, nameof(HiddenDim), HiddenDim, $"input size ({inputDim}) x HiddenDim");
         // The saved model's row graph holds the encoder and the decoder, and an ONNX file is one protobuf message, which
         // cannot exceed 2 GB: refused here, before hours of training, rather than when the model is saved.
@@ -122,6 +126,9 @@ public sealed class VaeOptions : VaeTrainingOptions
                 $"small enough for the ONNX graph of the encoder and decoder to stay under protobuf's 2 GB limit: {inputDim}/{HiddenDim}/{LatentDim} " +
                 $"has {weights:N0} weights ({weights * sizeof(float) / (double)(1L << 30):0.00} GiB as float32), at most {MaxGraphWeightBytes / sizeof(float):N0} fit. Lower HiddenDim (or LatentDim)");
     }
+
+    /// <summary>Most input features: 1,024-row blocks of them (scoring, validation, generation) stay within one .NET array.</summary>
+    internal const int MaxInputDim = 1 << 20;
 
     /// <summary>Bytes of float32 weights one ONNX graph may hold: protobuf's 2 GiB message limit, less room for the rest of the file.</summary>
     internal const long MaxGraphWeightBytes = 2_000_000_000;

@@ -93,6 +93,29 @@ public class OptionErrorTests
         Assert.Equal(0, data.CursorsOpened);
     }
 
+    [Fact]
+    public void AnInputWiderThanABlockOfRowsCanHoldIsRefusedBeforeAnyRowIsRead()
+    {
+        // 2,097,152 features with the smallest network (8 million weights) would train, then overflow the 1,024-row
+        // scoring block (an OverflowException from new float[1024 · 2,097,152]). Refused by the column, up front.
+        const int width = 2_097_152;
+        var definition = SchemaDefinition.Create(typeof(Row));
+        definition[nameof(Row.Features)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, width);
+        var ml = new MLContext();
+        var data = new CountingDataView(ml.Data.LoadFromEnumerable(new[] { new Row { Features = new float[width] } }, definition));
+        var options = Reliable.Small();
+        options.HiddenDim = 2;
+        options.LatentDim = 1;
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.VariationalAutoencoder(options).Fit(data));
+        Assert.Contains("Input column 'Features' has 2", ex.Message);
+        Assert.Contains("ProjectToPrincipalComponents", ex.Message);
+        Assert.Equal(0, data.CursorsOpened);
+
+        var detector = Assert.Throws<ArgumentOutOfRangeException>(() =>
+            ml.AnomalyDetection.Trainers.VariationalAutoencoder(new VaeAnomalyOptions { HiddenDim = 2, LatentDim = 1 }).Fit(data));
+        Assert.Contains("Input column 'Features' has 2", detector.Message);
+    }
+
     public sealed class Row
     {
         public float[] Features { get; set; } = Array.Empty<float>();
