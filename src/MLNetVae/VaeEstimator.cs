@@ -65,6 +65,7 @@ public sealed class VaeEstimator : IEstimator<VaeTransformer>
         int seed = options.Seed ?? host.Rand.Next();
 
         VaeTrainer.Result result;
+        Action<VaeTrainingReport>? describeRows = null; // what the rows source adds to a report, finished or cancelled
         try
         {
             long budget = options.ResolvedMaxInMemoryTrainingBytes();
@@ -75,8 +76,9 @@ public sealed class VaeEstimator : IEstimator<VaeTransformer>
                 if (options.Standardize)
                     FeatureRange.RequireRepresentableErrors(data, options.InputColumnName);
                 Log($"Training a VAE {data.Columns}/{options.HiddenDim}/{options.LatentDim} on {data.Rows} rows ({device}, seed {seed}).");
+                describeRows = report => report.SkippedNonFiniteRows = data.SkippedRows.Count;
                 result = new VaeTrainer(options, seed, device, Log).Train(data);
-                result.Report.SkippedNonFiniteRows = data.SkippedRows.Count;
+                describeRows(result.Report);
             }
             else
             {
@@ -87,14 +89,20 @@ public sealed class VaeEstimator : IEstimator<VaeTransformer>
                 Log($"Training a VAE {rows.Columns}/{options.HiddenDim}/{options.LatentDim} on {rows.TrainCount} rows, streamed: column " +
                     $"'{options.InputColumnName}' takes more than MaxInMemoryTrainingBytes ({budget:N0} bytes); shuffle buffer of " +
                     $"{rows.ShuffleBufferRows} rows, {rows.ValidationCount} validation rows ({device}, seed {seed}).");
+                describeRows = report =>
+                {
+                    report.SkippedNonFiniteRows = (int)Math.Min(int.MaxValue, rows.SkippedRows);
+                    report.ShuffleBufferRows = rows.ShuffleBufferRows;
+                };
                 result = new VaeTrainer(options, seed, device, Log).Train(rows);
-                result.Report.SkippedNonFiniteRows = (int)Math.Min(int.MaxValue, rows.SkippedRows);
-                result.Report.ShuffleBufferRows = rows.ShuffleBufferRows;
+                describeRows(result.Report);
             }
         }
         catch (OperationCanceledException e) when (options.CancellationToken.IsCancellationRequested)
         {
             var partial = (e as VaeTrainer.CancelledException)?.Partial;
+            if (partial is not null)
+                describeRows?.Invoke(partial.Report); // the rows skipped and the shuffle buffer, as a finished run reports them
             var message = partial is null
                 ? "VAE training was cancelled before its first epoch completed; there is no model."
                 : $"VAE training was cancelled after {partial.Report.Epochs.Count} completed epoch(s); BestModelSoFar holds the weights of epoch {partial.Report.BestEpoch}.";

@@ -46,7 +46,7 @@ public sealed class VaeOptions : VaeTrainingOptions
         public const double StandardizeScaleFloor = 0.01;
         /// <summary>Share of each batch's rows left out of the training step (see <see cref="VaeTrainingOptions.TrimmedLossFraction"/>): none, the design's loss.</summary>
         public const double TrimmedLossFraction = 0;
-        /// <summary>Largest absolute log-variance the training loss evaluates (see <see cref="VaeTrainingOptions.LogVarianceLimit"/>).</summary>
+        /// <summary>Largest log-variance the training loss evaluates (an upper clamp, see <see cref="VaeTrainingOptions.LogVarianceLimit"/>; very negative values are left as they are).</summary>
         public const double LogVarianceLimit = 20;
         /// <summary>Whether <c>Fit</c> leaves out training rows that hold NaN or ±∞ instead of refusing the data.</summary>
         public const bool SkipNonFiniteRows = false;

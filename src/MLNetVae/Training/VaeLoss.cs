@@ -53,9 +53,17 @@ internal static class VaeLoss
     {
         var recPerRow = reconstruction.sub(x).pow(scalars.Two).sum(1);
         var klPerRow = KlIntegrand(mu, logVar, scalars).sum(1).mul(scalars.MinusHalf);
-        var lossPerRow = recPerRow.add(klPerRow.mul(scalars.Beta), scalars.One);
+        var lossPerRow = recPerRow.add(klPerRow.mul(scalars.Beta), scalars.One); // PerRow, with its parts kept for the report
         var (kept, keptIndex) = lossPerRow.topk(keptRows, largest: false, sorted: false);
         return (kept.sum(), recPerRow.index_select(0, keptIndex).sum(), klPerRow.index_select(0, keptIndex).sum());
+    }
+
+    /// <summary>Each row's loss, reconstruction + β · KL (float32 per row; what <see cref="Compute(Tensor, Tensor, Tensor, Tensor, TrainingScalars)"/> sums).</summary>
+    public static Tensor PerRow(Tensor reconstruction, Tensor x, Tensor mu, Tensor logVar, TrainingScalars scalars)
+    {
+        var recPerRow = reconstruction.sub(x).pow(scalars.Two).sum(1);
+        var klPerRow = KlIntegrand(mu, logVar, scalars).sum(1).mul(scalars.MinusHalf);
+        return recPerRow.add(klPerRow.mul(scalars.Beta), scalars.One);
     }
 
     /// <summary>

@@ -77,8 +77,11 @@ internal sealed class VaeNetwork : nn.Module<Tensor, Tensor, (Tensor Reconstruct
         foreach (var (layer, values) in Layers(encoder).Zip(weights.Encoder).Concat(Layers(decoder).Zip(weights.Decoder)))
         {
             var device = layer.weight!.device;
-            using var w = tensor(values.Weight, new long[] { values.OutputSize, values.InputSize }).to(device);
-            using var b = tensor(values.Bias, new long[] { values.OutputSize }).to(device);
+            // Each TorchSharp call returns its own native handle: the CPU tensors are disposed too, not left to the GC.
+            using var wHost = tensor(values.Weight, new long[] { values.OutputSize, values.InputSize });
+            using var bHost = tensor(values.Bias, new long[] { values.OutputSize });
+            using var w = wHost.to(device);
+            using var b = bHost.to(device);
             layer.weight!.copy_(w);
             layer.bias!.copy_(b);
         }
@@ -97,8 +100,11 @@ internal sealed class VaeNetwork : nn.Module<Tensor, Tensor, (Tensor Reconstruct
         LinearLayerWeights CopyLayer(Linear layer)
         {
             var (weight, bias) = select(layer);
-            using var w = weight.detach().cpu();
-            using var b = bias.detach().cpu();
+            // detach() and cpu() each return a handle; both are disposed (a detached view keeps the weights' storage alive).
+            using var wDetached = weight.detach();
+            using var bDetached = bias.detach();
+            using var w = wDetached.cpu();
+            using var b = bDetached.cpu();
             return new LinearLayerWeights((int)w.shape[1], (int)w.shape[0], w.data<float>().ToArray(), b.data<float>().ToArray());
         }
 

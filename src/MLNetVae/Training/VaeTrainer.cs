@@ -191,7 +191,7 @@ internal sealed class VaeTrainer
 
         double? validationLoss = run.Validating ? ValidationLoss(run.Network, run.EvaluationBlocks, run.Rows, run.Scalars, cancellation) : null;
         if (validationLoss is { } v && !double.IsFinite(v))
-            throw Diverged(epoch, sums.Batches, v);
+            throw Diverged(epoch, 0, v, onValidationRows: true);
         CheckNotRunningAway(epoch, sums.Reconstruction / n, beta * sums.Kl / n, sums.Loss / n, referenceLoss, best.ValidatedEpoch);
 
         bool isBest = best.Observe(epoch, warmingUp, validationLoss);
@@ -438,8 +438,10 @@ internal sealed class VaeTrainer
             var x = block.Load(blocks);
             rows += block.Count;
             var (mu, logVar) = network.Encode(x);
-            var (loss, _, _) = VaeLoss.Compute(network.Decode(mu), x, mu, logVar, scalars);
-            total += loss.item<float>();
+            // Per-row losses summed in float64: a 1,024-row block's float32 sum can overflow where every row and every
+            // (smaller) training batch is finite.
+            var perRow = VaeLoss.PerRow(network.Decode(mu), x, mu, logVar, scalars);
+            total += perRow.to_type(ScalarType.Float64).sum().item<double>();
         }
         network.train();
         return total / Math.Max(1, rows);
@@ -528,11 +530,12 @@ internal sealed class VaeTrainer
         $"Epochs = {bestValidationEpoch}" + (patience == 0 ? " or early stopping (EarlyStoppingPatience > 0, now 0)" : "") +
         " would have ended it before the runaway.";
 
-    private VaeTrainingDivergedException Diverged(int epoch, int batch, double loss)
+    private VaeTrainingDivergedException Diverged(int epoch, int batch, double loss, bool onValidationRows = false)
     {
         string where = batch > 0 ? $"epoch {epoch}, batch {batch}" : $"epoch {epoch}";
+        string what = onValidationRows ? "the validation loss (the held-out rows; every training batch was finite)" : "the loss";
         return new VaeTrainingDivergedException(epoch, batch, loss, nameof(VaeOptions.LearningRate),
-            $"VAE training diverged: the loss became {loss} at {where}. No model was returned. " +
+            $"VAE training diverged: {what} became {loss} at {where}. No model was returned. " +
             $"Try a lower LearningRate (now {options.LearningRate}), Standardize = true (now {options.Standardize}), " +
             $"a lower LogVarianceLimit (now {options.LogVarianceLimit}), smaller HiddenDim/LatentDim for few input features, " +
             "or look for extreme values in the input column.");

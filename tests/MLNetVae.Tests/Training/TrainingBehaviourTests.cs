@@ -112,6 +112,48 @@ public class TrainingBehaviourTests
         Assert.Equal(options.CancellationToken, ex.CancellationToken);
     }
 
+    [Fact]
+    public void AValidationBlockWhoseFloat32SumWouldOverflowIsNotADivergence()
+    {
+        // Unstandardized rows of ~2e17: about 4e35 of loss per row, finite in every 64-row training batch (~3e37) but past
+        // float32's 3.4e38 when one 1,024-row validation block is summed in float32 (before: "the loss became ∞").
+        var ml = new MLContext(seed: 1);
+        var data = TestData.Random(ml, 2_200, width: 8, seed: 6, scale: 4e17f);
+        var options = Small(epochs: 1);
+        options.Standardize = false;
+        options.ValidationFraction = 0.5;
+        using var model = ml.Transforms.VariationalAutoencoder(options).Fit(data);
+        var validation = model.TrainingReport!.Epochs[0].ValidationLoss!.Value;
+        Assert.True(double.IsFinite(validation) && validation > 1e35, $"validation loss per row {validation}");
+    }
+
+    [Theory]
+    [InlineData(false)] // in memory
+    [InlineData(true)]  // streamed (a budget the rows do not fit)
+    public void ACancelledRunsReportCountsTheSkippedRowsAndTheShuffleBufferAsAFinishedOneDoes(bool streamed)
+    {
+        var ml = new MLContext(seed: 1);
+        var rows = Enumerable.Range(0, 400).Select(i => Enumerable.Range(0, 6).Select(j => (float)Math.Sin(i * 0.37 + j)).ToArray()).ToArray();
+        foreach (int i in new[] { 3, 50, 51, 222 })
+            rows[i][2] = float.NaN;
+        using var cancellation = new CancellationTokenSource();
+        var options = Small(epochs: 50);
+        options.SkipNonFiniteRows = true;
+        options.MaxInMemoryTrainingBytes = streamed ? 4_000 : null;
+        options.CancellationToken = cancellation.Token;
+        options.Progress = new SynchronousProgress<VaeEpochReport>(r => { if (r.Epoch == 2) cancellation.Cancel(); });
+        var ex = Assert.Throws<VaeTrainingCancelledException>(() => ml.Transforms.VariationalAutoencoder(options).Fit(TestData.FromArrays(ml, rows)));
+
+        using var kept = ex.BestModelSoFar;
+        Assert.NotNull(kept);
+        var report = kept.TrainingReport!;
+        Assert.Equal(4, report.SkippedNonFiniteRows);
+        if (streamed)
+            Assert.NotNull(report.ShuffleBufferRows);
+        else
+            Assert.Null(report.ShuffleBufferRows);
+    }
+
     [Theory]
     [InlineData(0.1)] // with validation data: the best validation epoch so far
     [InlineData(0.0)] // without: the last completed epoch
