@@ -118,6 +118,10 @@ public sealed class VaeOptions : VaeTrainingOptions
                 $"Input column '{InputColumnName}' has {inputDim:N0} features; at most {MaxInputDim:N0} are supported (a block of 1,024 rows " +
                 "is scored as one array, which must fit .NET's array limit). Reduce the features first, e.g. with ml.Transforms.ProjectToPrincipalComponents.");
         RequireLayerFits(HiddenDim, inputDim, nameof(HiddenDim), HiddenDim, $"input size ({inputDim}) x HiddenDim");
+        // One batch of rows is one array on the streaming path (and one tensor in memory).
+        if ((long)BatchSize * inputDim > Array.MaxLength)
+            throw OutOfRange(nameof(BatchSize), BatchSize,
+                $"small enough for one batch of rows to fit in one array: BatchSize x input size ({inputDim}) is {(long)BatchSize * inputDim:N0}, at most {Array.MaxLength:N0} is possible");
         // The saved model's row graph holds the encoder and the decoder, and an ONNX file is one protobuf message, which
         // cannot exceed 2 GB: refused here, before hours of training, rather than when the model is saved.
         long weights = WeightCount(inputDim, HiddenDim, LatentDim);

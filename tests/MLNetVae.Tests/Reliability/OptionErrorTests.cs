@@ -111,9 +111,23 @@ public class OptionErrorTests
         Assert.Contains("ProjectToPrincipalComponents", ex.Message);
         Assert.Equal(0, data.CursorsOpened);
 
+        options.HiddenDim = 8;
+        options.BatchSize = 4_000_000;
+        var batch = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.VariationalAutoencoder(options).Fit(
+            new CountingDataView(ml.Data.LoadFromEnumerable(new[] { new Row { Features = new float[768] } }, Wide(768)))));
+        Assert.Equal(nameof(VaeOptions.BatchSize), batch.ParamName);
+        Assert.Contains("one batch of rows to fit in one array", batch.Message);
+
         var detector = Assert.Throws<ArgumentOutOfRangeException>(() =>
             ml.AnomalyDetection.Trainers.VariationalAutoencoder(new VaeAnomalyOptions { HiddenDim = 2, LatentDim = 1 }).Fit(data));
         Assert.Contains("Input column 'Features' has 2", detector.Message);
+    }
+
+    private static SchemaDefinition Wide(int width)
+    {
+        var definition = SchemaDefinition.Create(typeof(Row));
+        definition[nameof(Row.Features)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, width);
+        return definition;
     }
 
     public sealed class Row
