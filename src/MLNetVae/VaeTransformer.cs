@@ -57,7 +57,7 @@ public sealed partial class VaeTransformer
         return new VaeTransformer(environment, copy, Weights, TrainingReport);
     }
 
-    /// <summary>What happened during training; <see langword="null"/> for a model that was loaded rather than trained.</summary>
+    /// <summary>What happened during training (kept in saved models, so a loaded model has it too); <see langword="null"/> only when the file held none.</summary>
     public VaeTrainingReport? TrainingReport { get; }
 
     internal VaeWeights Weights { get; }

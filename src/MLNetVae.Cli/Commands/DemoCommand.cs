@@ -45,7 +45,7 @@ internal static class DemoCommand
     {
         var data = new Option<string>("--data")
         {
-            Description = "Labelled CSV: header, Label first (1 = anomaly, 0 = normal), then the features. Relative paths are also looked up from the repository root and the tool's folder.",
+            Description = "Labelled CSV: header, Label first (1 = anomaly, 0 = normal), then the features. The default sample is also looked up from the repository root and the tool's folder; other relative paths are resolved against the current folder.",
             HelpName = "csv",
             DefaultValueFactory = _ => DefaultDataPath,
         };

@@ -17,8 +17,9 @@ namespace MLNetVae.Cli.Commands;
 /// never used for training), on a data file's feature columns, and writes the model (an ML.NET model zip: the feature
 /// columns concatenated, then the detector, see <see cref="AnomalyPipeline"/>), the VAE's encoder/decoder ONNX files, a
 /// JSON report and the loss plot. Every training flag is one <see cref="VaeAnomalyOptions"/> setting with its default
-/// from <see cref="VaeAnomalyOptions.Defaults"/>, except two the CLI chooses for its users: --calibration-fraction 0.2
-/// (a threshold from rows the model has not seen) and --threads 1 (small networks on a shared machine). Ctrl+C stops
+/// from <see cref="VaeAnomalyOptions.Defaults"/>, except three the CLI chooses for its users: --calibration-fraction 0.2
+/// (a threshold from rows the model has not seen), --threads 1 (small networks on a shared machine) and --seed 1 (a run
+/// repeats). Ctrl+C stops
 /// training at the next batch and still writes everything for the best epoch completed so far (exit code 130).
 /// </summary>
 internal static class TrainCommand
