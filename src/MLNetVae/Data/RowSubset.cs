@@ -60,6 +60,7 @@ internal static class RowSubset
                         return true;
                     }
                 }
+                position = -1; // DataViewRow's contract: -1 once MoveNext has returned false
                 return false;
             }
 

@@ -179,7 +179,23 @@ public static class VaeModelOperations
             return vaes.Dequeue();
         }
         if (transformer is TransformerChain<ITransformer> chain)
-            return new TransformerChain<ITransformer>(chain.Select(t => Replace(t, vaes, detectors, path)).ToArray());
+        {
+            var stages = chain.ToArray();
+            var replaced = stages.Select(t => Replace(t, vaes, detectors, path)).ToArray();
+            if (replaced.SequenceEqual(stages, ReferenceEqualityComparer.Instance))
+                return chain; // nothing of ours inside: the chain as ML.NET loaded it
+            // The rebuilt chain keeps each stage's scope (a TrainTest label stage stays out of GetModelFor(Scoring)).
+            // ML.NET exposes the scopes only through GetModelFor, so each stage's scope is read from the three filters.
+            var scopes = stages.Select(stage =>
+            {
+                var scope = TransformerScope.None;
+                foreach (var filter in new[] { TransformerScope.Training, TransformerScope.Testing, TransformerScope.Scoring })
+                    if (chain.GetModelFor(filter).Contains(stage, ReferenceEqualityComparer.Instance))
+                        scope |= filter;
+                return scope;
+            }).ToArray();
+            return new TransformerChain<ITransformer>(replaced, scopes);
+        }
         return transformer;
     }
 }

@@ -34,16 +34,44 @@ internal sealed class BlockScoredDataView<TBlock> : IDataView where TBlock : cla
         var columns = columnsNeeded.ToList();
         scoring.Prepare();
         var upstream = source.GetRowCursor(BlockScoring.InputColumnsNeeded(scoring.Plan, columns), rand);
-        return new BlockCursor(upstream, scoring, columns, blockSize);
+        return Wrap(upstream, columns);
     }
 
     public DataViewRowCursor[] GetRowCursorSet(IEnumerable<DataViewSchema.Column> columnsNeeded, int n, Random? rand = null)
     {
         var columns = columnsNeeded.ToList();
         scoring.Prepare();
-        return source.GetRowCursorSet(BlockScoring.InputColumnsNeeded(scoring.Plan, columns), n, rand)
-            .Select(upstream => (DataViewRowCursor)new BlockCursor(upstream, scoring, columns, blockSize))
-            .ToArray();
+        var upstreams = source.GetRowCursorSet(BlockScoring.InputColumnsNeeded(scoring.Plan, columns), n, rand);
+        var cursors = new DataViewRowCursor[upstreams.Length];
+        try
+        {
+            for (int i = 0; i < upstreams.Length; i++)
+                cursors[i] = Wrap(upstreams[i], columns);
+        }
+        catch
+        {
+            // Wrap disposed the one that failed; the others (and those not reached) would hold a splitter thread open.
+            foreach (var cursor in cursors.Where(c => c is not null))
+                cursor.Dispose();
+            foreach (var upstream in upstreams.Skip(cursors.Count(c => c is not null) + 1))
+                upstream.Dispose();
+            throw;
+        }
+        return cursors;
+    }
+
+    /// <summary>A block cursor over <paramref name="upstream"/>; if its buffers cannot be made, the upstream cursor is disposed.</summary>
+    private DataViewRowCursor Wrap(DataViewRowCursor upstream, IReadOnlyList<DataViewSchema.Column> columns)
+    {
+        try
+        {
+            return new BlockCursor(upstream, scoring, columns, blockSize);
+        }
+        catch
+        {
+            upstream.Dispose();
+            throw;
+        }
     }
 
     /// <summary>
@@ -105,6 +133,7 @@ internal sealed class BlockScoredDataView<TBlock> : IDataView where TBlock : cla
                 if (rowsInBlock == 0)
                 {
                     exhausted = true;
+                    position = -1; // DataViewRow's contract: -1 once MoveNext has returned false
                     return false;
                 }
             }

@@ -108,6 +108,45 @@ public class PersistenceTests : IClassFixture<PersistenceTests.Trained>, IDispos
     }
 
     [Fact]
+    public void FastPathLoadKeepsEachStagesScope()
+    {
+        // A label stage marked TrainTest stays out of the scoring model after LoadWithFastVae, as after a plain Load
+        // (before: every rebuilt chain's stages became Everything, and scoring data without a label failed).
+        var ml = new MLContext(seed: 1);
+        var rows = ml.Data.Cache(ml.Data.TakeRows(trained.Data, 200));
+        var pipeline = new EstimatorChain<ITransformer>()
+            .Append(ml.Transforms.Conversion.MapValueToKey("LabelKey", "Label"), TransformerScope.TrainTest)
+            .Append(ml.Transforms.VariationalAutoencoder(new VaeOptions { HiddenDim = 8, LatentDim = 2, Epochs = 1, NumberOfThreads = 1, Seed = 1 }));
+        var path = PathOf("scoped.zip");
+        using (var model = pipeline.Fit(rows))
+            ml.Model.Save(model, rows.Schema, path);
+
+        var withoutLabel = ml.Transforms.DropColumns("Label").Fit(rows).Transform(rows);
+        var plain = Assert.IsType<TransformerChain<ITransformer>>(ml.Model.Load(path, out _));
+        var fast = Assert.IsType<TransformerChain<ITransformer>>(ml.Model.LoadWithFastVae(path, out _));
+        Assert.Equal(plain.GetModelFor(TransformerScope.Scoring).Count(), fast.GetModelFor(TransformerScope.Scoring).Count());
+        Assert.Single(fast.GetModelFor(TransformerScope.Scoring));
+        Assert.Equal(2, fast.GetModelFor(TransformerScope.Training).Count());
+        var errors = TestData.ReadScalars(fast.GetModelFor(TransformerScope.Scoring).Transform(withoutLabel), "ReconstructionError");
+        Assert.Equal(200, errors.Length);
+        (fast as IDisposable)?.Dispose();
+    }
+
+    [Fact]
+    public void ACursorIsAtPositionMinusOneOnceItIsExhausted()
+    {
+        // The VAE's own cursor (the pipeline's later stages would wrap it in ML.NET's).
+        var stages = ((IEnumerable<ITransformer>)trained.Pipeline).ToArray();
+        var vae = stages.OfType<VaeTransformer>().Single();
+        var scored = vae.Transform(stages[0].Transform(trained.Ml.Data.TakeRows(trained.Data, 3)));
+        using var cursor = scored.GetRowCursor(scored.Schema);
+        Assert.Equal(-1, cursor.Position);
+        while (cursor.MoveNext())
+            Assert.InRange(cursor.Position, 0, 2);
+        Assert.Equal(-1, cursor.Position); // DataViewRow's contract, which wrapping cursors rely on
+    }
+
+    [Fact]
     public void AVaeSavedAloneRoundTrips()
     {
         var original = Flatten(trained.Pipeline).OfType<VaeTransformer>().Single();
