@@ -264,7 +264,7 @@ public sealed class VaeAnomalyTransformer : ITransformer, IDisposable
     public IDataView Transform(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        return TransformWithBlockSize(input, BlockScoring.DefaultBlockSize);
+        return TransformWithBlockSize(input, BlockScoring.BlockRowsFor(Vae.InputDim));
     }
 
     /// <summary>Transform with a given block size (tests show that scores do not depend on it).</summary>

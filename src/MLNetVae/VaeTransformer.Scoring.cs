@@ -38,7 +38,7 @@ public sealed partial class VaeTransformer : ITransformer, IDisposable
     public IDataView Transform(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        return TransformWithBlockSize(input, BlockScoring.DefaultBlockSize);
+        return TransformWithBlockSize(input, BlockScoring.BlockRowsFor(InputDim));
     }
 
     /// <summary><see cref="Transform"/> with another number of rows per ONNX Runtime call (benchmarks, tests).</summary>

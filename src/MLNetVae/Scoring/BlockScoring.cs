@@ -51,6 +51,15 @@ internal static class BlockScoring
     /// <summary>Rows per ONNX Runtime call: large enough to keep the GEMMs efficient, small enough for latency and memory.</summary>
     public const int DefaultBlockSize = 1024;
 
+    /// <summary>Most values of one row-wide buffer of a block (input, reconstruction): 16 MB of float32.</summary>
+    public const int MaxBlockValues = 4 << 20;
+
+    /// <summary>
+    /// Rows per block for rows of <paramref name="inputDim"/> values: <see cref="DefaultBlockSize"/>, fewer for inputs
+    /// wider than 4,096 features, so that each cursor's buffers stay near 16 MB apiece (a cursor set makes several).
+    /// </summary>
+    public static int BlockRowsFor(int inputDim) => Math.Clamp(MaxBlockValues / Math.Max(1, inputDim), 1, DefaultBlockSize);
+
     /// <summary>
     /// Input columns a consumer of <paramref name="columns"/> needs: the pass-through ones, plus the scored input
     /// column when any added column is requested.

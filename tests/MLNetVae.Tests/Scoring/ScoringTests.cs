@@ -55,6 +55,23 @@ public class ScoringTests : IClassFixture<ScoringTests.TrainedModel>
     }
 
     [Fact]
+    public void WideInputsScoreInSmallerBlocksWithTheSameOutputs()
+    {
+        // 1,024 rows of 20,000 features would be 80 MB per buffer and cursor; the block shrinks to ~16 MB (209 rows).
+        Assert.Equal(1024, MLNetVae.Scoring.BlockScoring.BlockRowsFor(768));
+        Assert.Equal(209, MLNetVae.Scoring.BlockScoring.BlockRowsFor(20_000));
+        Assert.Equal(4, MLNetVae.Scoring.BlockScoring.BlockRowsFor(1 << 20));
+
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.Cache(TestData.Random(ml, 450, width: 20_000, seed: 3));
+        using var vae = ml.Transforms.VariationalAutoencoder(new VaeOptions { HiddenDim = 4, LatentDim = 2, Epochs = 1, NumberOfThreads = 1, Seed = 1 }).Fit(data);
+        var byDefault = TestData.ReadScalars(vae.Transform(data), "ReconstructionError");
+        var oneBlock = TestData.ReadScalars(vae.TransformWithBlockSize(data, 1024), "ReconstructionError");
+        Assert.Equal(450, byDefault.Length);
+        Assert.Equal(oneBlock, byDefault);
+    }
+
+    [Fact]
     public void OnnxRuntimeScoresMatchTheTorchSharpNetworkOn1000Rows()
     {
         // 1,000 rows: the 615 real embeddings plus 385 perturbed copies.
