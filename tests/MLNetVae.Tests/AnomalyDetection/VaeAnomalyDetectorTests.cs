@@ -236,13 +236,17 @@ public class VaeAnomalyDetectorTests : IClassFixture<VaeAnomalyDetectorTests.Tra
         Assert.Equal(normalScores.Length - normalScores.Count(s => s == normalScores.Min()), normalScores.Count(s => s > chosen.Threshold));
     }
 
+    /// <summary>The trained detector with <paramref name="scores"/> as its training and calibration scores.</summary>
+    private VaeAnomalyTransformer WithCalibrationScores(float[] scores) =>
+        new(Ml, Detector.Options, Detector.Vae.WithScoringPrecision(Detector.ScoringPrecision), new CalibrationScores(scores, scores),
+            Detector.ScoringSeed, new AnomalyThreshold(100, VaeAnomalyThresholdSource.Explicit, null, null));
+
     [Fact]
     public void AContaminationBelowTheShareOfInfiniteCalibrationScoresIsRefused()
     {
         // Calibration scores with 10% at +∞ (rows far out of the training data): contamination 0.05 has no finite threshold.
         var calibration = Enumerable.Range(0, 90).Select(i => (float)i).Concat(Enumerable.Repeat(float.PositiveInfinity, 10)).ToArray();
-        using var detector = new VaeAnomalyTransformer(Ml, Detector.Options, Detector.Vae.WithScoringPrecision(Detector.ScoringPrecision),
-            new CalibrationScores(calibration, calibration), Detector.ScoringSeed, new AnomalyThreshold(100, VaeAnomalyThresholdSource.Explicit, null, null));
+        using var detector = WithCalibrationScores(calibration);
 
         var error = Assert.Throws<ArgumentOutOfRangeException>(() => detector.WithContamination(0.05));
         Assert.Equal("contamination", error.ParamName);
@@ -252,8 +256,7 @@ public class VaeAnomalyDetectorTests : IClassFixture<VaeAnomalyDetectorTests.Tra
         // More than half at +∞: no contamination the options accept can reach a finite threshold, and the error says so
         // instead of suggesting one that would be refused.
         var mostlyInfinite = Enumerable.Range(0, 40).Select(i => (float)i).Concat(Enumerable.Repeat(float.PositiveInfinity, 60)).ToArray();
-        using var farOut = new VaeAnomalyTransformer(Ml, Detector.Options, Detector.Vae.WithScoringPrecision(Detector.ScoringPrecision),
-            new CalibrationScores(mostlyInfinite, mostlyInfinite), Detector.ScoringSeed, new AnomalyThreshold(100, VaeAnomalyThresholdSource.Explicit, null, null));
+        using var farOut = WithCalibrationScores(mostlyInfinite);
         var none = Assert.Throws<ArgumentOutOfRangeException>(() => farOut.WithContamination(0.5));
         Assert.Contains("60 of the 100 calibration scores are +∞", none.Message);
         Assert.Contains("No contamination up to 0.5 can reach it", none.Message);

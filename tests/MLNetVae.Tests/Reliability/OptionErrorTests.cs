@@ -79,11 +79,8 @@ public class OptionErrorTests
     public void AnInputLayerTooLargeToExistIsRefusedBeforeAnyRowIsRead()
     {
         // HiddenDim 40,000 is possible on its own; with 60,000 input features the first layer is not.
-        const int width = 60_000;
-        var definition = SchemaDefinition.Create(typeof(Row));
-        definition[nameof(Row.Features)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, width);
         var ml = new MLContext();
-        var data = new CountingDataView(ml.Data.LoadFromEnumerable(new[] { new Row { Features = new float[width] } }, definition));
+        var data = OneRowOf(ml, 60_000);
         var options = Reliable.Small();
         options.HiddenDim = 40_000;
         var estimator = ml.Transforms.VariationalAutoencoder(options);
@@ -98,11 +95,8 @@ public class OptionErrorTests
     {
         // 2,097,152 features with the smallest network (8 million weights) would train, then overflow the 1,024-row
         // scoring block (an OverflowException from new float[1024 · 2,097,152]). Refused by the column, up front.
-        const int width = 2_097_152;
-        var definition = SchemaDefinition.Create(typeof(Row));
-        definition[nameof(Row.Features)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, width);
         var ml = new MLContext();
-        var data = new CountingDataView(ml.Data.LoadFromEnumerable(new[] { new Row { Features = new float[width] } }, definition));
+        var data = OneRowOf(ml, 2_097_152);
         var options = Reliable.Small();
         options.HiddenDim = 2;
         options.LatentDim = 1;
@@ -113,8 +107,7 @@ public class OptionErrorTests
 
         options.HiddenDim = 8;
         options.BatchSize = 4_000_000;
-        var batch = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.VariationalAutoencoder(options).Fit(
-            new CountingDataView(ml.Data.LoadFromEnumerable(new[] { new Row { Features = new float[768] } }, Wide(768)))));
+        var batch = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.VariationalAutoencoder(options).Fit(OneRowOf(ml, 768)));
         Assert.Equal(nameof(VaeOptions.BatchSize), batch.ParamName);
         Assert.Contains("one batch of rows to fit in one array", batch.Message);
 
@@ -123,11 +116,12 @@ public class OptionErrorTests
         Assert.Contains("Input column 'Features' has 2", detector.Message);
     }
 
-    private static SchemaDefinition Wide(int width)
+    /// <summary>One all-zero row of <paramref name="width"/> features, counting the cursors opened on it.</summary>
+    private static CountingDataView OneRowOf(MLContext ml, int width)
     {
         var definition = SchemaDefinition.Create(typeof(Row));
         definition[nameof(Row.Features)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, width);
-        return definition;
+        return new CountingDataView(ml.Data.LoadFromEnumerable(new[] { new Row { Features = new float[width] } }, definition));
     }
 
     public sealed class Row
