@@ -58,9 +58,10 @@ internal sealed class VaeTrainer
     /// <summary>
     /// Rows per forward pass when evaluating (validation loss, latent statistics). A block's intermediates live until
     /// the block ends, about 22 KB a row at 768/512/256: 4,096-row blocks raised Fit's peak memory by ~90 MiB, 1,024-row
-    /// blocks by a quarter of that, at the same speed (the GEMMs are as efficient).
+    /// blocks by a quarter of that, at the same speed (the GEMMs are as efficient). Past 4,096 features fewer rows, as
+    /// scoring's blocks (<see cref="Scoring.BlockScoring.BlockRowsFor"/>): the buffer stays near 16 MB at any width.
     /// </summary>
-    private const int EvaluationBlockRows = 1024;
+    private static int EvaluationBlockRows(int columns) => Scoring.BlockScoring.BlockRowsFor(columns);
 
     /// <summary>
     /// Most training rows the latent diagnostics look at. Variances and mean KLs are settled long before this many
@@ -247,7 +248,7 @@ internal sealed class VaeTrainer
             // One copy of the data (the matrix) plus a batch buffer; see RowBatchLoader for why not a tensor of all rows.
             batches = new RowBatchLoader(Math.Min(options.BatchSize, trainRows), d, device);
             // One buffer for every evaluation pass (validation each epoch, the latent diagnostics at the end).
-            EvaluationBlocks = new RowBatchLoader(Math.Min(EvaluationBlockRows, Math.Max(trainRows, validationRows)), d, device);
+            EvaluationBlocks = new RowBatchLoader(Math.Min(EvaluationBlockRows(d), Math.Max(trainRows, validationRows)), d, device);
             // Adam and the loss constants hold their TorchSharp Scalars for the whole run (see TrainingScalars for why).
             optimizer = new VaeAdam(Network.parameters(), options.LearningRate);
             Scalars = new TrainingScalars(options.Beta, options.LogVarianceLimit);
@@ -391,7 +392,7 @@ internal sealed class VaeTrainer
         var sumSquares = new double[latent];
         var kl = new double[latent];
         long overRows = 0; // a variable, not the literal 0, which C# would convert to TorchSharp's ScalarType in sum(...)
-        foreach (var block in trainingRows.LatentStatisticsBlocks(EvaluationBlockRows, LatentStatisticsMaxRows, cancellation))
+        foreach (var block in trainingRows.LatentStatisticsBlocks(EvaluationBlockRows(network.InputDim), LatentStatisticsMaxRows, cancellation))
         {
             using var scope = NewDisposeScope();
             var x = block.Load(blocks);
@@ -432,7 +433,7 @@ internal sealed class VaeTrainer
         network.eval();
         double total = 0;
         long rows = 0;
-        foreach (var block in trainingRows.ValidationBlocks(EvaluationBlockRows, cancellation))
+        foreach (var block in trainingRows.ValidationBlocks(EvaluationBlockRows(network.InputDim), cancellation))
         {
             using var scope = NewDisposeScope();
             var x = block.Load(blocks);

@@ -68,6 +68,26 @@ public class LatentDiagnosticsTests
     }
 
     [Fact]
+    public void WideInputsAreEvaluatedInSmallerBlocksOverEveryRow()
+    {
+        // 20,000 features: evaluation blocks of 209 rows (near 16 MB), so the 450 rows' diagnostics come from three blocks.
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.Cache(TestData.Random(ml, 450, width: 20_000, seed: 8));
+        using var model = ml.Transforms.VariationalAutoencoder(new VaeOptions
+        {
+            HiddenDim = 4, LatentDim = 2, Epochs = 1, NumberOfThreads = 1, Seed = 3, ValidationFraction = 0,
+        }).Fit(data);
+        var mu = TestData.ReadVectors(model.Transform(data), "Mu");
+        for (int k = 0; k < 2; k++)
+        {
+            double mean = mu.Average(r => (double)r[k]);
+            double variance = mu.Average(r => (r[k] - mean) * (r[k] - mean));
+            Assert.True(Math.Abs(variance - model.TrainingReport!.LatentMeanVariance[k]) <= 1e-4 * Math.Max(1, variance),
+                $"dim {k}: variance {variance} vs {model.TrainingReport.LatentMeanVariance[k]}");
+        }
+    }
+
+    [Fact]
     public void ALogVarianceBeyondFloatRangeKeepsTheKlDiagnosticsFinite()
     {
         var ml = new MLContext(seed: 1);
