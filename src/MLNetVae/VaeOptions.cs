@@ -115,8 +115,8 @@ public sealed class VaeOptions : VaeTrainingOptions
     {
         if (inputDim > MaxInputDim)
             throw new ArgumentOutOfRangeException(nameof(inputDim), inputDim,
-                $"Input column '{InputColumnName}' has {inputDim:N0} features; at most {MaxInputDim:N0} are supported (a block of 1,024 rows " +
-                "is scored as one array, which must fit .NET's array limit). Reduce the features first, e.g. with ml.Transforms.ProjectToPrincipalComponents.");
+                $"Input column '{InputColumnName}' has {inputDim:N0} features; at most {MaxInputDim:N0} are supported. " +
+                "Reduce the features first, e.g. with ml.Transforms.ProjectToPrincipalComponents.");
         RequireLayerFits(HiddenDim, inputDim, nameof(HiddenDim), HiddenDim, $"input size ({inputDim}) x HiddenDim");
         // One batch of rows is one array on the streaming path (and one tensor in memory).
         if ((long)BatchSize * inputDim > Array.MaxLength)
@@ -131,7 +131,10 @@ public sealed class VaeOptions : VaeTrainingOptions
                 $"has {weights:N0} weights ({weights * sizeof(float) / (double)(1L << 30):0.00} GiB as float32), at most {MaxGraphWeightBytes / sizeof(float):N0} fit. Lower HiddenDim (or LatentDim)");
     }
 
-    /// <summary>Most input features: 1,024-row blocks of them (scoring, validation, generation) stay within one .NET array.</summary>
+    /// <summary>
+    /// Most input features supported. Blocks of rows shrink with the width (<see cref="Scoring.BlockScoring.BlockRowsFor"/>),
+    /// but the width's own arrays (a row, a layer of HiddenDim × width weights) must stay far from .NET's array limit.
+    /// </summary>
     internal const int MaxInputDim = 1 << 20;
 
     /// <summary>Bytes of float32 weights one ONNX graph may hold: protobuf's 2 GiB message limit, less room for the rest of the file.</summary>

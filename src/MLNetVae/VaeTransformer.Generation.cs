@@ -7,8 +7,8 @@ namespace MLNetVae;
 // works in the input's original scale (the standardization is folded into the exported graphs).
 public sealed partial class VaeTransformer
 {
-    /// <summary>Rows per ONNX Runtime call for the array methods.</summary>
-    private const int GenerationBlockRows = 1024;
+    /// <summary>Rows per ONNX Runtime call for the array methods: those of <see cref="Transform"/>'s blocks.</summary>
+    private int GenerationBlockRows => BlockScoring.BlockRowsFor(InputDim);
 
     /// <summary>
     /// Draws <paramref name="count"/> new rows: z ~ N(0, I) in the latent space, decoded. The rows are in the input's

@@ -219,9 +219,9 @@ internal static class TrainCommand
             console.MarkupLineInterpolated(
                 $"Trained {training.Epochs.Count} epochs in {trainSeconds:0.0} s on {training.Device} ({training.Threads} thread{(training.Threads == 1 ? "" : "s")}), VAE {vae.InputDim} → {vae.HiddenDim} → {vae.HiddenDim} → {vae.LatentDim}; {training.StopReason}; kept the weights of epoch {training.BestEpoch}.");
 
-        // From here on the run finishes whatever Ctrl+C does: a stopped run's files are what Ctrl+C asked to keep, and a
-        // Ctrl+C after the last epoch (during the label pass, the export or the writing) must not throw a trained model away.
-        var work = CancellationToken.None;
+        // From here on the run finishes whatever Ctrl+C does (CancellationToken.None below): a stopped run's files are what
+        // Ctrl+C asked to keep, and a Ctrl+C after the last epoch (during the label pass, the export or the writing) must
+        // not throw a trained model away.
 
         // The threshold the detector set: the (1 − contamination) quantile of its calibration rows' scores.
         bool holdsOut = options.CalibrationFraction > 0;
@@ -241,11 +241,11 @@ internal static class TrainCommand
         if (data.LabelColumn is { } labelName)
         {
             var calibrationRows = detector.CalibrationRows(featurized);
-            var labels = DataFile.ReadLabels(calibrationRows, calibrationRows.Schema[labelName], data.Path, work);
+            var labels = DataFile.ReadLabels(calibrationRows, calibrationRows.Schema[labelName], data.Path, CancellationToken.None);
             if (labels.Contains(1f) && labels.Contains(0f))
             {
                 var scored = detector.Transform(calibrationRows);
-                float[] scores = DataViewColumns.ReadSingles(scored, options.ScoreColumnName, work);
+                float[] scores = DataViewColumns.ReadSingles(scored, options.ScoreColumnName, CancellationToken.None);
                 labelled = AnomalyEvaluation.EvaluateAtThreshold(ml, labels, scores, scores.Select(e => e > threshold).ToArray(), threshold);
                 console.MarkupLineInterpolated(
                     $"[bold]Labels[/] (not used for training): ROC-AUC {labelled.RocAuc:0.000} on the {labels.Length} {labelledRows} rows; at the threshold precision {labelled.Precision:0.000}, recall {labelled.Recall:0.000}.{(holdsOut ? "" : " Use 'evaluate' on held-out data for an honest estimate.")}");
@@ -268,7 +268,7 @@ internal static class TrainCommand
             .. onnx.Files(EncoderFile, DecoderFile),
             (LossPlotFile, path => Plots.Loss(path, training, $"VAE training on {Path.GetFileName(dataPath)}")),
             (ReportFile, path => Output.ReportFile.Write(path, report)),
-        ], work);
+        ], CancellationToken.None);
 
         console.WriteLine();
         console.MarkupLine("[bold]Wrote[/]");

@@ -26,12 +26,12 @@ public static class VaeModelOperations
     {
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
-        var contents = VaeModelFile.ReadVerified(path);
-        var all = VaeTransformers(catalog, contents);
+        var file = VaeModelFile.Read(path);
+        var all = VaeTransformers(catalog, file);
         if (all.Count != 1)
         {
             foreach (var vae in all) vae.Dispose();
-            if (all.Count == 0 && VaeModelFile.ReadAnomalyDetectors(contents).Count > 0)
+            if (all.Count == 0 && file.Detectors.Count > 0)
                 throw new VaeModelFileException(path,
                     "it holds a VAE anomaly detector, not a VAE stage. Load it with mlContext.Model.LoadWithFastVae; the detector's Vae property is its VAE.");
             throw new VaeModelFileException(path, all.Count == 0
@@ -47,13 +47,13 @@ public static class VaeModelOperations
     {
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
-        return VaeTransformers(catalog, VaeModelFile.ReadVerified(path));
+        return VaeTransformers(catalog, VaeModelFile.Read(path));
     }
 
-    private static List<VaeTransformer> VaeTransformers(ModelOperationsCatalog catalog, ModelFileContents contents)
+    private static List<VaeTransformer> VaeTransformers(ModelOperationsCatalog catalog, SavedModelFile file)
     {
         var environment = HostEnvironmentAccess.FromCatalog(catalog);
-        return VaeModelFile.ReadVaes(contents).Select(r => new VaeTransformer(environment, r.Options, r.Weights, r.TrainingReport)).ToList();
+        return file.Vaes.Select(r => new VaeTransformer(environment, r.Options, r.Weights, r.TrainingReport)).ToList();
     }
 
     /// <summary>
@@ -67,11 +67,11 @@ public static class VaeModelOperations
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         OnnxRuntimeSessions.EnsureEnvironment(); // before catalog.Load runs ML.NET's ONNX sessions
-        // One read of the file for all three readers below: a file replaced meanwhile (SaveSafely's rename) cannot mix models.
-        var contents = VaeModelFile.ReadVerified(path);
-        var vaes = new Queue<VaeTransformer>(VaeTransformers(catalog, contents));
+        // One read of the file for our graphs and ML.NET's loader: a file replaced meanwhile (SaveSafely's rename) cannot mix models.
+        var file = VaeModelFile.Read(path);
+        var vaes = new Queue<VaeTransformer>(VaeTransformers(catalog, file));
         var environment = HostEnvironmentAccess.FromCatalog(catalog);
-        var detectors = new Queue<VaeAnomalyTransformer>(VaeModelFile.ReadAnomalyDetectors(contents).Select(r => new VaeAnomalyTransformer(
+        var detectors = new Queue<VaeAnomalyTransformer>(file.Detectors.Select(r => new VaeAnomalyTransformer(
             environment, r.Options, new VaeTransformer(environment, r.Vae.Options, r.Vae.Weights, r.Vae.TrainingReport),
             new CalibrationScores(r.TrainingScores, r.CalibrationScores), r.ScoringSeed,
             new AnomalyThreshold(r.Threshold, r.Source, r.Contamination, r.FalsePositiveRate))));
@@ -79,7 +79,7 @@ public static class VaeModelOperations
         ITransformer loaded;
         try
         {
-            using var stream = contents.OpenStream();
+            using var stream = file.OpenStream();
             loaded = catalog.Load(stream, out inputSchema);
         }
         catch (Exception e) when (e is not (OutOfMemoryException or OperationCanceledException))
@@ -186,14 +186,10 @@ public static class VaeModelOperations
                 return chain; // nothing of ours inside: the chain as ML.NET loaded it
             // The rebuilt chain keeps each stage's scope (a TrainTest label stage stays out of GetModelFor(Scoring)).
             // ML.NET exposes the scopes only through GetModelFor, so each stage's scope is read from the three filters.
-            var scopes = stages.Select(stage =>
-            {
-                var scope = TransformerScope.None;
-                foreach (var filter in new[] { TransformerScope.Training, TransformerScope.Testing, TransformerScope.Scoring })
-                    if (chain.GetModelFor(filter).Contains(stage, ReferenceEqualityComparer.Instance))
-                        scope |= filter;
-                return scope;
-            }).ToArray();
+            var filtered = new[] { TransformerScope.Training, TransformerScope.Testing, TransformerScope.Scoring }
+                .Select(filter => (filter, Stages: chain.GetModelFor(filter).ToHashSet(ReferenceEqualityComparer.Instance))).ToArray();
+            var scopes = stages.Select(stage => filtered.Where(f => f.Stages.Contains(stage))
+                .Aggregate(TransformerScope.None, (scope, f) => scope | f.filter)).ToArray();
             return new TransformerChain<ITransformer>(replaced, scopes);
         }
         return transformer;

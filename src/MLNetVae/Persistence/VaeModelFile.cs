@@ -14,91 +14,61 @@ namespace MLNetVae.Persistence;
 internal static class VaeModelFile
 {
     /// <summary>
-    /// Reads <paramref name="path"/> once (every reader of one load works on the same bytes, so a file replaced meanwhile
-    /// cannot mix two models) and checks every zip entry against the CRC-32 the zip stores for it. The VAE graphs carry
-    /// their own SHA-256 (<see cref="GraphChecksum"/>); the CRCs cover every other stage (a normalizer's floats, a
-    /// Concatenate's column names), which .NET's zip reader does not check.
+    /// Reads <paramref name="path"/> once and returns every VAE and detector in it: every reader of one load works on the
+    /// same bytes, so a file replaced meanwhile cannot mix two models. Every zip entry is checked against the CRC-32 the
+    /// zip stores for it (.NET's zip reader does not): the VAE graphs carry their own SHA-256 (<see cref="GraphChecksum"/>),
+    /// the CRCs cover every other stage (a normalizer's floats, a Concatenate's column names).
     /// </summary>
-    public static ModelFileContents ReadVerified(string path)
+    public static SavedModelFile Read(string path) => Guard(path, () =>
     {
-        byte[] bytes;
-        try
+        var bytes = File.ReadAllBytes(path);
+        using var zip = new ZipArchive(new MemoryStream(bytes, writable: false), ZipArchiveMode.Read);
+        VerifyEntryCrcs(zip);
+        var vaes = new List<VaeModelFormat.Restored>();
+        var detectors = new List<AnomalyModelFormat.Restored>();
+        foreach (var entry in zip.Entries.Where(e => e.Name == "OnnxModel").OrderBy(e => e.FullName, StringComparer.Ordinal))
         {
-            bytes = File.ReadAllBytes(path);
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            throw new VaeModelFileException(path, "the file does not exist.", e);
-        }
-        catch (UnauthorizedAccessException e)
-        {
-            throw new VaeModelFileException(path, $"it could not be read ({e.Message}). Check the file's permissions.", e);
-        }
-        catch (IOException e)
-        {
-            throw new VaeModelFileException(path, $"it could not be read ({e.Message}).", e);
-        }
-        var contents = new ModelFileContents(path, bytes);
-        Guard(path, () =>
-        {
-            using var zip = contents.OpenZip();
-            var buffer = new byte[81920];
-            foreach (var entry in zip.Entries)
+            var graphBytes = ReadOnnxBytes(entry);
+            if (graphBytes is null)
+                continue;
+            var model = ParseOnnx(graphBytes, entry.FullName);
+            if (!VaeModelFormat.IsMLNetVaeGraph(model))
             {
-                var crc = new Crc32();
-                using var stream = entry.Open();
-                for (int read; (read = stream.Read(buffer)) > 0;)
-                    crc.Append(buffer.AsSpan(0, read));
-                if (crc.GetCurrentHashAsUInt32() != entry.Crc32)
+                // A graph with MLNetVae's metadata whose producer or part no longer says MLNetVae was changed: refused,
+                // not skipped (skipping would return one VAE fewer without a word).
+                if (VaeModelFormat.IsAlteredMLNetVaeGraph(model))
                     throw new InvalidDataException(
-                        $"its entry '{entry.FullName}' does not match the checksum (CRC-32) stored with it: the file was changed or damaged after it was saved. " +
-                        "Save the model again, or restore it from a backup.");
+                        $"its ONNX entry '{entry.FullName}' carries MLNetVae's metadata but not its producer name or graph part: the graph was changed after it was saved.");
+                continue;
             }
-            return 0;
-        });
-        return contents;
+            // A newer format is refused before its checksum is looked at: this version cannot know how that format seals itself.
+            int version = VaeModelFormat.RequireReadableVersion(model);
+            GraphChecksum.Verify(graphBytes, model, required: version >= VaeModelFormat.ChecksumVersion, entry.FullName);
+            if (VaeModelFormat.TryRestore(model, out var vae))
+                vaes.Add(vae!);
+            else if (AnomalyModelFormat.TryRestore(model, out var detector))
+                detectors.Add(detector!);
+        }
+        return new SavedModelFile(path, bytes, vaes, detectors);
+    });
+
+    private static void VerifyEntryCrcs(ZipArchive zip)
+    {
+        var buffer = new byte[81920];
+        foreach (var entry in zip.Entries)
+        {
+            var crc = new Crc32();
+            using var stream = entry.Open();
+            for (int read; (read = stream.Read(buffer)) > 0;)
+                crc.Append(buffer.AsSpan(0, read));
+            if (crc.GetCurrentHashAsUInt32() != entry.Crc32)
+                throw new InvalidDataException(
+                    $"its entry '{entry.FullName}' does not match the checksum (CRC-32) stored with it: the file was changed or damaged after it was saved. " +
+                    "Save the model again, or restore it from a backup.");
+        }
     }
 
-    public static IReadOnlyList<VaeModelFormat.Restored> ReadVaes(ModelFileContents contents) =>
-        Read<VaeModelFormat.Restored>(contents, VaeModelFormat.TryRestore);
-
-    /// <summary>The anomaly detectors saved in <paramref name="contents"/>, in pipeline order.</summary>
-    public static IReadOnlyList<AnomalyModelFormat.Restored> ReadAnomalyDetectors(ModelFileContents contents) =>
-        Read<AnomalyModelFormat.Restored>(contents, AnomalyModelFormat.TryRestore);
-
-    private delegate bool TryRestore<T>(ModelProto model, out T? restored);
-
-    private static IReadOnlyList<T> Read<T>(ModelFileContents contents, TryRestore<T> tryRestore) where T : class =>
-        Guard(contents.Path, () =>
-        {
-            using var zip = contents.OpenZip();
-            var found = new List<T>();
-            foreach (var entry in zip.Entries.Where(e => e.Name == "OnnxModel").OrderBy(e => e.FullName, StringComparer.Ordinal))
-            {
-                var bytes = ReadOnnxBytes(entry);
-                if (bytes is null)
-                    continue;
-                var model = ParseOnnx(bytes, entry.FullName);
-                if (!VaeModelFormat.IsMLNetVaeGraph(model))
-                {
-                    // A graph with MLNetVae's metadata whose producer or part no longer says MLNetVae was changed: refused,
-                    // not skipped (skipping would return one VAE fewer without a word).
-                    if (VaeModelFormat.IsAlteredMLNetVaeGraph(model))
-                        throw new InvalidDataException(
-                            $"its ONNX entry '{entry.FullName}' carries MLNetVae's metadata but not its producer name or graph part: the graph was changed after it was saved.");
-                    continue;
-                }
-                // Every MLNetVae graph is checked, whichever kind the caller looks for: a damaged detector is not skipped silently.
-                // A newer format is refused before its checksum is looked at: this version cannot know how that format seals itself.
-                int version = VaeModelFormat.RequireReadableVersion(model);
-                GraphChecksum.Verify(bytes, model, required: version >= VaeModelFormat.ChecksumVersion, entry.FullName);
-                if (tryRestore(model, out var restored))
-                    found.Add(restored!);
-            }
-            return (IReadOnlyList<T>)found;
-        });
-
-    /// <summary>Runs a read of the file's zip, turning what a damaged file throws into a <see cref="VaeModelFileException"/>.</summary>
+    /// <summary>Runs a read of the file, turning what a missing, unreadable or damaged file throws into a <see cref="VaeModelFileException"/>.</summary>
     private static TResult Guard<TResult>(string path, Func<TResult> read)
     {
         try
@@ -108,6 +78,14 @@ internal static class VaeModelFile
         catch (VaeModelFileException)
         {
             throw;
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new VaeModelFileException(path, "the file does not exist.", e);
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new VaeModelFileException(path, $"it could not be read ({e.Message}). Check the file's permissions.", e);
         }
         catch (InvalidDataException e)
         {
@@ -153,10 +131,9 @@ internal static class VaeModelFile
     }
 }
 
-/// <summary>A model file's bytes, read once; every reader of one load opens its zip from these.</summary>
-internal sealed record ModelFileContents(string Path, byte[] Bytes)
+/// <summary>A model file read once: its bytes (for ML.NET's own loader) and the VAEs and detectors in it, in pipeline order.</summary>
+internal sealed record SavedModelFile(string Path, byte[] Bytes, IReadOnlyList<VaeModelFormat.Restored> Vaes,
+    IReadOnlyList<AnomalyModelFormat.Restored> Detectors)
 {
-    public ZipArchive OpenZip() => new(OpenStream(), ZipArchiveMode.Read);
-
     public Stream OpenStream() => new MemoryStream(Bytes, writable: false);
 }

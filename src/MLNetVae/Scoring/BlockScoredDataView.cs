@@ -43,18 +43,19 @@ internal sealed class BlockScoredDataView<TBlock> : IDataView where TBlock : cla
         scoring.Prepare();
         var upstreams = source.GetRowCursorSet(BlockScoring.InputColumnsNeeded(scoring.Plan, columns), n, rand);
         var cursors = new DataViewRowCursor[upstreams.Length];
+        int made = 0;
         try
         {
-            for (int i = 0; i < upstreams.Length; i++)
-                cursors[i] = Wrap(upstreams[i], columns);
+            for (; made < upstreams.Length; made++)
+                cursors[made] = Wrap(upstreams[made], columns);
         }
         catch
         {
             // Wrap disposed the one that failed; the others (and those not reached) would hold a splitter thread open.
-            foreach (var cursor in cursors.Where(c => c is not null))
-                cursor.Dispose();
-            foreach (var upstream in upstreams.Skip(cursors.Count(c => c is not null) + 1))
-                upstream.Dispose();
+            for (int i = 0; i < made; i++)
+                cursors[i].Dispose();
+            for (int i = made + 1; i < upstreams.Length; i++)
+                upstreams[i].Dispose();
             throw;
         }
         return cursors;

@@ -51,19 +51,22 @@ internal static class VaeLoss
     public static (Tensor Loss, Tensor Reconstruction, Tensor Kl) ComputeTrimmed(
         Tensor reconstruction, Tensor x, Tensor mu, Tensor logVar, TrainingScalars scalars, int keptRows)
     {
-        var recPerRow = reconstruction.sub(x).pow(scalars.Two).sum(1);
-        var klPerRow = KlIntegrand(mu, logVar, scalars).sum(1).mul(scalars.MinusHalf);
-        var lossPerRow = recPerRow.add(klPerRow.mul(scalars.Beta), scalars.One); // PerRow, with its parts kept for the report
+        var (lossPerRow, recPerRow, klPerRow) = PerRowTerms(reconstruction, x, mu, logVar, scalars);
         var (kept, keptIndex) = lossPerRow.topk(keptRows, largest: false, sorted: false);
         return (kept.sum(), recPerRow.index_select(0, keptIndex).sum(), klPerRow.index_select(0, keptIndex).sum());
     }
 
     /// <summary>Each row's loss, reconstruction + β · KL (float32 per row; what <see cref="Compute(Tensor, Tensor, Tensor, Tensor, TrainingScalars)"/> sums).</summary>
-    public static Tensor PerRow(Tensor reconstruction, Tensor x, Tensor mu, Tensor logVar, TrainingScalars scalars)
+    public static Tensor PerRow(Tensor reconstruction, Tensor x, Tensor mu, Tensor logVar, TrainingScalars scalars) =>
+        PerRowTerms(reconstruction, x, mu, logVar, scalars).Loss;
+
+    /// <summary>Each row's loss and its two terms, reconstruction and KL.</summary>
+    private static (Tensor Loss, Tensor Reconstruction, Tensor Kl) PerRowTerms(Tensor reconstruction, Tensor x, Tensor mu, Tensor logVar,
+        TrainingScalars scalars)
     {
         var recPerRow = reconstruction.sub(x).pow(scalars.Two).sum(1);
         var klPerRow = KlIntegrand(mu, logVar, scalars).sum(1).mul(scalars.MinusHalf);
-        return recPerRow.add(klPerRow.mul(scalars.Beta), scalars.One);
+        return (recPerRow.add(klPerRow.mul(scalars.Beta), scalars.One), recPerRow, klPerRow);
     }
 
     /// <summary>
