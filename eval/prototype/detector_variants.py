@@ -19,6 +19,8 @@ comparisons of variants only (docs/evaluation.md, "PyTorch screening"). Variants
   --gtrim F     instead of each batch's worst, leave out the F share of all training rows fitted worst at the epoch's start (S36)
   --variant gv  one learned observation variance for all features (sigma-VAE; its Gaussian NLL in loss and score, S37)
   --lr F  Adam learning rate;  --hmin N: smallest hidden size (32 shipped);  --bag F: each --ens member on a random F share
+  --seed0 N  first split seed (seeds N..N+seeds-1; 0 unless noted)
+  --variant skip  a linear latent-to-output path beside the decoder's MLP;  skipenc: the encoder gets one too (S44)
   --scores all  also prints the AUCs of alternative scores of the same models (S22: rec, KL, decode of mu, KL weight,
                 per-feature residual variance fitted after training, latent Mahalanobis distance;
                 S40: a histogram (HBOS) score of the marginals, alone and summed with the ELBO)
@@ -32,7 +34,7 @@ from sklearn.metrics import roc_auc_score
 torch.set_num_threads(1)
 root = pathlib.Path(__file__).resolve().parents[3] / "shared" / "data"  # ../shared/data beside the repo
 ap = argparse.ArgumentParser()
-ap.add_argument("--variant", default="base"); ap.add_argument("--seeds", type=int, default=1)
+ap.add_argument("--variant", default="base"); ap.add_argument("--seeds", type=int, default=1); ap.add_argument("--seed0", type=int, default=0)
 ap.add_argument("--sets", default=""); ap.add_argument("--out", default="")
 ap.add_argument("--floor", type=float, default=-4.6); ap.add_argument("--hpr", type=float, default=0)
 ap.add_argument("--ens", type=int, default=1); ap.add_argument("--K", type=int, default=10)
@@ -46,12 +48,20 @@ if a.sets: sets = [p for p in sets if p.stem in a.sets.split(",")]
 def load(p):
     arr = np.loadtxt(p, delimiter=",", skiprows=1, dtype=np.float64); return arr[:, 1:], arr[:, 0].astype(int)
 
+class Skip(torch.nn.Module):
+    """S44: the MLP plus a linear map of its input (a probabilistic-PCA path beside the nonlinear one)."""
+    def __init__(s, mlp, lin):
+        super().__init__(); s.mlp, s.lin = mlp, lin
+    def forward(s, x): return s.mlp(x) + s.lin(x)
+
 class Vae(torch.nn.Module):
-    def __init__(s, d, h, l, learned_var):
+    def __init__(s, d, h, l, learned_var, skip=""):
         super().__init__()
         L = torch.nn.Linear; R = torch.nn.ReLU
         s.enc = torch.nn.Sequential(L(d, h), R(), L(h, h), R(), L(h, 2 * l))
         s.dec = torch.nn.Sequential(L(l, h), R(), L(h, h), R(), L(h, d))
+        if skip.startswith("skip"): s.dec = Skip(s.dec, L(l, d))
+        if skip == "skipenc": s.enc = Skip(s.enc, L(d, 2 * l))
         s.l = l
         s.obs = torch.nn.Parameter(torch.zeros(d)) if learned_var is True else None
         s.glv = torch.nn.Parameter(torch.tensor(math.log(0.5))) if learned_var == "global" else None
@@ -82,7 +92,7 @@ def train(X, seed, variant):
     if a.hpr > 0:
         h = int(min(h, max(32, a.hpr * n))); l = int(min(l, max(2, h // 2)))
     learned = "lv" in variant or variant == "gv"
-    m = Vae(d, h, l, "global" if variant == "gv" else learned)
+    m = Vae(d, h, l, "global" if variant == "gv" else learned, variant)
     perm = rng.permutation(n); nv = int(round(0.1 * n)); va, tr = perm[:nv], perm[nv:]
     Xt = torch.tensor(X, dtype=torch.float32)
     opt = torch.optim.Adam(m.parameters(), lr=a.lr, weight_decay=a.wd)
@@ -236,7 +246,7 @@ res = {}
 t0 = time.time()
 for p in sets:
     X, y = load(p); name = p.stem; aucs, ifs, secs, alt = [], [], [], {}
-    for s in range(a.seeds):
+    for s in range(a.seed0, a.seed0 + a.seeds):
         itr, ite = train_test_split(np.arange(len(y)), test_size=0.4, stratify=y, random_state=s)
         if len(itr) > 10000: itr = itr[np.random.RandomState(s).choice(len(itr), 10000, replace=False)]
         tr, te, yte = X[itr], X[ite], y[ite]
