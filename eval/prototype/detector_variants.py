@@ -19,6 +19,7 @@ comparisons of variants only (docs/evaluation.md, "PyTorch screening"). Variants
   --gtrim F     instead of each batch's worst, leave out the F share of all training rows fitted worst at the epoch's start (S36)
   --variant gv  one learned observation variance for all features (sigma-VAE; its Gaussian NLL in loss and score, S37)
   --lr F  Adam learning rate;  --hmin N: smallest hidden size (32 shipped);  --bag F: each --ens member on a random F share
+  --variant mog  a learned mixture-of-Gaussians prior (--mog C components, 10), its KL estimated from the draws (S45)
   --seed0 N  first split seed (seeds N..N+seeds-1; 0 unless noted)
   --variant skip  a linear latent-to-output path beside the decoder's MLP;  skipenc: the encoder gets one too (S44)
   --scores all  also prints the AUCs of alternative scores of the same models (S22: rec, KL, decode of mu, KL weight,
@@ -34,7 +35,7 @@ from sklearn.metrics import roc_auc_score
 torch.set_num_threads(1)
 root = pathlib.Path(__file__).resolve().parents[3] / "shared" / "data"  # ../shared/data beside the repo
 ap = argparse.ArgumentParser()
-ap.add_argument("--variant", default="base"); ap.add_argument("--seeds", type=int, default=1); ap.add_argument("--seed0", type=int, default=0)
+ap.add_argument("--variant", default="base"); ap.add_argument("--seeds", type=int, default=1); ap.add_argument("--seed0", type=int, default=0); ap.add_argument("--mog", type=int, default=10)
 ap.add_argument("--sets", default=""); ap.add_argument("--out", default="")
 ap.add_argument("--floor", type=float, default=-4.6); ap.add_argument("--hpr", type=float, default=0)
 ap.add_argument("--ens", type=int, default=1); ap.add_argument("--K", type=int, default=10)
@@ -63,10 +64,23 @@ class Vae(torch.nn.Module):
         if skip.startswith("skip"): s.dec = Skip(s.dec, L(l, d))
         if skip == "skipenc": s.enc = Skip(s.enc, L(d, 2 * l))
         s.l = l
+        C = a.mog if skip == "mog" else 0  # S45: a learned mixture-of-Gaussians prior with C components
+        s.pm = torch.nn.Parameter(torch.randn(C, l)) if C else None
+        s.pv = torch.nn.Parameter(torch.zeros(C, l)) if C else None
+        s.pw = torch.nn.Parameter(torch.zeros(C)) if C else None
         s.obs = torch.nn.Parameter(torch.zeros(d)) if learned_var is True else None
         s.glv = torch.nn.Parameter(torch.tensor(math.log(0.5))) if learned_var == "global" else None
     def encode(s, x):
         o = s.enc(x); return o[:, :s.l], torch.clamp(o[:, s.l:], max=10.0)
+
+def kl_term(m, mu, lv, z, eps):
+    """KL(q(z|x) || p(z)) per row: analytic for N(0, I); for the S45 mixture prior its one-draw estimate log q(z|x) - log p(z)."""
+    if m.pm is None: return -0.5 * (1 + lv - mu ** 2 - lv.exp()).sum(-1)
+    logq = (-0.5 * eps ** 2 - 0.5 * lv).sum(-1)
+    pv = torch.clamp(m.pv, min=-6.0)
+    comp = (-0.5 * (z[..., None, :] - m.pm) ** 2 / pv.exp() - 0.5 * pv).sum(-1)  # [..., C]
+    logp = torch.logsumexp(comp + torch.log_softmax(m.pw, 0), -1)
+    return logq - logp
 
 def obs_logvar(m, floor):
     # base: SSE == Gaussian with variance 1/2 -> log(0.5)
@@ -114,8 +128,8 @@ def train(X, seed, variant):
             x = Xt[idx[b:b + a.bs]]
             if a.drop > 0: xin = torch.nn.functional.dropout(x, a.drop)
             else: xin = x
-            mu, lv = m.encode(xin); z = mu + (0.5 * lv).exp() * torch.randn_like(mu)
-            xh = m.dec(z); kl = -0.5 * (1 + lv - mu ** 2 - lv.exp()).sum(-1)
+            mu, lv = m.encode(xin); eps = torch.randn_like(mu); z = mu + (0.5 * lv).exp() * eps
+            xh = m.dec(z); kl = kl_term(m, mu, lv, z, eps)
             if learned: rl = nll(x, xh, obs_logvar(m, a.floor)) + kl
             elif a.huber > 0 or a.student > 0: rl = rec_loss(x - xh).sum(-1) + kl
             elif "lap" in variant: rl = 2 * (x - xh).abs().sum(-1) + kl
@@ -131,8 +145,8 @@ def train(X, seed, variant):
             swa = {k: t.clone() for k, t in sd.items()} if swa is None else {k: swa[k] + (sd[k] - swa[k]) / swan for k in sd}
         m.eval()
         with torch.no_grad():
-            x = Xt[va]; mu, lv = m.encode(x); xh = m.dec(mu + (0.5 * lv).exp() * epsv)
-            kl = -0.5 * (1 + lv - mu ** 2 - lv.exp()).sum(-1)
+            x = Xt[va]; mu, lv = m.encode(x); zv = mu + (0.5 * lv).exp() * epsv; xh = m.dec(zv)
+            kl = kl_term(m, mu, lv, zv, epsv)
             rows = (nll(x, xh, obs_logvar(m, a.floor)) if learned else rec_loss(x - xh).sum(-1) if a.huber > 0 or a.student > 0 else (2 * (x - xh).abs().sum(-1) if "lap" in variant else ((x - xh) ** 2).sum(-1))) + kl
             if a.vt: rows = torch.topk(rows, len(rows) - int(round(a.trim * len(rows))), largest=False).values
             v = float(rows.sum())
@@ -157,7 +171,7 @@ def score(m, X, variant, seed, K):
             rec = 2 * (x[:, None, :] - xh).abs().sum(-1)
         elif not ("lv" in variant or variant == "gv"):
             rec = ((x[:, None, :] - xh) ** 2).sum(-1)  # base units (sigma^2 = 1/2 minus constants)
-        kl = -0.5 * (1 + lv - mu ** 2 - lv.exp()).sum(-1)
+        kl = kl_term(m, mu[:, None, :], lv[:, None, :], z, eps[None].expand_as(z)).mean(1) if m.pm is not None else -0.5 * (1 + lv - mu ** 2 - lv.exp()).sum(-1)
         if "iw" in variant:
             logpz = -0.5 * (z ** 2).sum(-1)
             logq = -0.5 * (eps[None] ** 2).sum(-1) - 0.5 * lv.sum(-1, keepdim=True)
