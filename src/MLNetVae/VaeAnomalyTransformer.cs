@@ -49,7 +49,7 @@ public sealed class VaeAnomalyTransformer : ITransformer, IDisposable
         TargetFalsePositiveRate = threshold.FalsePositiveRate;
         Threshold = threshold.Value;
         score = new AnomalyScoreDefinition(options.ScoreKind, options.MonteCarloSamples, seed, vae.Options.Beta, (float)vae.Options.LogVarianceLimit,
-            options.ScoringPrecision);
+            options.ScoringPrecision, options.Likelihood);
         this.scorers = scorers ?? new ScorerSlot<AnomalyOnnxScorer>(() =>
         {
             var (gpuDeviceId, fallbackToCpu) = HostEnvironmentAccess.DeviceSettings(environment);

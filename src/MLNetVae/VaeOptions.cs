@@ -84,6 +84,12 @@ public sealed class VaeOptions : VaeTrainingOptions
     /// <summary>Output column of the mean squared error between input and reconstruction, in the input's original scale.</summary>
     public string ReconstructionErrorColumnName { get; set; } = Defaults.ReconstructionErrorColumnName;
 
+    /// <summary>
+    /// The per-feature term of the training and validation losses. Not public: the featurizer keeps the design's squared
+    /// error; only the anomaly detector sets it (<see cref="VaeAnomalyOptions.Likelihood"/>), for the VAE it trains.
+    /// </summary>
+    internal VaeAnomalyLikelihood Likelihood { get; set; } = VaeAnomalyLikelihood.Gaussian;
+
     /// <summary>A shallow copy, so an estimator is not affected by later changes to the caller's instance.</summary>
     internal VaeOptions Clone() => (VaeOptions)MemberwiseClone();
 

@@ -9,8 +9,9 @@ namespace MLNetVae.AnomalyDetection;
 /// <param name="Beta">Weight of the KL term in <see cref="VaeAnomalyScoreKind.NegativeElbo"/>.</param>
 /// <param name="LogVarianceLimit">Upper clamp of logvar in the draws and the KL term, as in training (see <c>Onnx.ScoreOverflowNodes</c>).</param>
 /// <param name="Precision">The arithmetic of the scoring graph's linear layers (the row graph saved in models is float32).</param>
+/// <param name="Likelihood">The per-feature term of <see cref="VaeAnomalyScoreKind.NegativeElbo"/>, the one the model was trained with.</param>
 internal sealed record AnomalyScoreDefinition(VaeAnomalyScoreKind Kind, int Samples, int Seed, double Beta, float LogVarianceLimit,
-    VaeScoringPrecision Precision = VaeScoringPrecision.Float32)
+    VaeScoringPrecision Precision = VaeScoringPrecision.Float32, VaeAnomalyLikelihood Likelihood = VaeAnomalyLikelihood.Gaussian)
 {
     /// <summary>Whether the score decodes random draws of z (every kind but the reconstruction error of mu).</summary>
     public bool IsSampling => Kind != VaeAnomalyScoreKind.ReconstructionError;

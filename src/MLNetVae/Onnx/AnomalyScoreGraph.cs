@@ -11,7 +11,8 @@ namespace MLNetVae.Onnx;
 /// <item>reconstruction error: mean over features of (x − decoder(mu))²;</item>
 /// <item>Monte Carlo reconstruction error: the same for decoder(mu + exp(logvar / 2) · eps_s), averaged over the
 /// draws eps_s of the detector's noise table (an initializer, shared by every row);</item>
-/// <item>negative ELBO: the mean over the draws of Σ ((x − x̂_s) / scale)², plus β · KL(q(z|x) ‖ N(0, I));</item>
+/// <item>negative ELBO: the mean over the draws of Σ ((x − x̂_s) / scale)² (or of its Student-t term, see
+/// <see cref="VaeAnomalyLikelihood"/>), plus β · KL(q(z|x) ‖ N(0, I));</item>
 /// <item>per-feature errors: (x − decoder(mu))², in the original scale.</item>
 /// </list>
 /// Two graphs are built from these nodes: the batch graph the transformer scores blocks of rows with, and the row
@@ -162,7 +163,8 @@ internal static class AnomalyScoreGraph
                     ? difference
                     : g.AddNode("Div", "anomaly.elbo.unscale", [difference, VaeOnnxExporter.ScaleInitializer], "anomaly.standardized_differences");
                 string squared = g.AddNode("Mul", "anomaly.elbo.square", [standardized, standardized], "anomaly.elbo.squared");
-                perDraw = g.AddNode("ReduceSum", "anomaly.elbo.sum", [squared, featureAxis], "anomaly.elbo.per_draw",
+                string terms = score.Likelihood == VaeAnomalyLikelihood.Gaussian ? squared : AddStudentTerms(g, squared);
+                perDraw = g.AddNode("ReduceSum", "anomaly.elbo.sum", [terms, featureAxis], "anomaly.elbo.per_draw",
                     OnnxGraphBuilder.IntAttribute("keepdims", 0));                                                               // [rows, S]
             }
             else
@@ -191,6 +193,23 @@ internal static class AnomalyScoreGraph
         }
         if (scoreOutput is not null)
             ScoreOverflowNodes.Finish(g, "anomaly.overflow", x, rawScore!, scoreOutput);
+    }
+
+    /// <summary>
+    /// The Student-t term of each squared error, (ν + 1)/2 · ln(1 + r² · 2/(ν + 1)), as training computes it
+    /// (<c>Training.VaeLoss.ReconstructionTerms</c>). ONNX has no Log1p; ln(1 + u) loses only u's digits below float32's
+    /// epsilon next to 1, which changes no ranking. An overflowing r² (+∞) stays +∞, and the overflow rule flags the row.
+    /// </summary>
+    private static string AddStudentTerms(OnnxGraphBuilder g, string squared)
+    {
+        double nu = Training.TrainingScalars.StudentDegreesOfFreedom;
+        string inverseScale = g.AddFloatInitializer("anomaly.student.inverse_scale", [(float)(2 / (nu + 1))]);
+        string one = g.AddFloatInitializer("anomaly.student.one", [1f]);
+        string weight = g.AddFloatInitializer("anomaly.student.weight", [(float)((nu + 1) / 2)]);
+        string scaled = g.AddNode("Mul", "anomaly.student.scale", [squared, inverseScale], "anomaly.student.scaled");
+        string shifted = g.AddNode("Add", "anomaly.student.add_one", [scaled, one], "anomaly.student.shifted");
+        string logarithm = g.AddNode("Log", "anomaly.student.log", [shifted], "anomaly.student.log");
+        return g.AddNode("Mul", "anomaly.student.weigh", [logarithm, weight], "anomaly.student.terms");
     }
 }
 

@@ -17,8 +17,9 @@ namespace MLNetVae.Training;
 /// </remarks>
 internal sealed class TrainingScalars : IDisposable
 {
-    public TrainingScalars(double beta, double logVarLimit)
+    public TrainingScalars(double beta, double logVarLimit, VaeAnomalyLikelihood likelihood = VaeAnomalyLikelihood.Gaussian)
     {
+        Likelihood = likelihood;
         // The same Scalar types the literals had (int 1 and 2, double otherwise), so the kernels and results are identical.
         One = 1.ToScalar();
         Two = 2.ToScalar();
@@ -26,7 +27,21 @@ internal sealed class TrainingScalars : IDisposable
         MinusHalf = (-0.5).ToScalar();
         Beta = beta.ToScalar();
         LogVarLimit = double.IsPositiveInfinity(logVarLimit) ? null : logVarLimit.ToScalar();
+        StudentInverseScale = (2.0 / (StudentDegreesOfFreedom + 1)).ToScalar();
+        StudentWeight = ((StudentDegreesOfFreedom + 1) / 2.0).ToScalar();
     }
+
+    /// <summary>ν of <see cref="VaeAnomalyLikelihood.StudentT"/>.</summary>
+    public const double StudentDegreesOfFreedom = 2;
+
+    /// <summary>The per-feature term of the loss.</summary>
+    public VaeAnomalyLikelihood Likelihood { get; }
+
+    /// <summary>2 / (ν + 1): the Student-t term is (ν + 1)/2 · ln(1 + r² · 2/(ν + 1)), r² at the centre.</summary>
+    public Scalar StudentInverseScale { get; }
+
+    /// <summary>(ν + 1) / 2.</summary>
+    public Scalar StudentWeight { get; }
 
     public Scalar One { get; }
     public Scalar Two { get; }
@@ -45,5 +60,7 @@ internal sealed class TrainingScalars : IDisposable
         MinusHalf.Dispose();
         Beta.Dispose();
         LogVarLimit?.Dispose();
+        StudentInverseScale.Dispose();
+        StudentWeight.Dispose();
     }
 }

@@ -5,7 +5,8 @@ namespace MLNetVae.Training;
 
 /// <summary>
 /// The design's loss: summed squared error + β · KL(q(z|x) ‖ N(0, I)), summed over the batch; and its trimmed variant for
-/// training data that holds anomalies.
+/// training data that holds anomalies. The detector may replace the squared error by a Student-t term
+/// (<see cref="VaeAnomalyLikelihood"/>, chosen by the scalars).
 /// </summary>
 internal static class VaeLoss
 {
@@ -25,7 +26,9 @@ internal static class VaeLoss
     public static (Tensor Loss, Tensor Reconstruction, Tensor Kl) Compute(
         Tensor reconstruction, Tensor x, Tensor mu, Tensor logVar, TrainingScalars scalars)
     {
-        var rec = nn.functional.mse_loss(reconstruction, x, reduction: nn.Reduction.Sum);
+        var rec = scalars.Likelihood == VaeAnomalyLikelihood.Gaussian
+            ? nn.functional.mse_loss(reconstruction, x, reduction: nn.Reduction.Sum) // the reference's kernel, bit for bit
+            : ReconstructionTerms(reconstruction, x, scalars).sum();
         var kl = KlIntegrand(mu, logVar, scalars).sum().mul(scalars.MinusHalf);
         return (rec.add(kl.mul(scalars.Beta), scalars.One), rec, kl);
     }
@@ -64,9 +67,21 @@ internal static class VaeLoss
     private static (Tensor Loss, Tensor Reconstruction, Tensor Kl) PerRowTerms(Tensor reconstruction, Tensor x, Tensor mu, Tensor logVar,
         TrainingScalars scalars)
     {
-        var recPerRow = reconstruction.sub(x).pow(scalars.Two).sum(1);
+        var recPerRow = ReconstructionTerms(reconstruction, x, scalars).sum(1);
         var klPerRow = KlIntegrand(mu, logVar, scalars).sum(1).mul(scalars.MinusHalf);
         return (recPerRow.add(klPerRow.mul(scalars.Beta), scalars.One), recPerRow, klPerRow);
+    }
+
+    /// <summary>
+    /// The reconstruction term per row and feature: r² (Gaussian), or (ν + 1)/2 · ln(1 + r² · 2/(ν + 1)) (Student-t,
+    /// equal to r² to first order and logarithmic in the tails). Both rise with |r|, so a worse fit never scores lower.
+    /// </summary>
+    internal static Tensor ReconstructionTerms(Tensor reconstruction, Tensor x, TrainingScalars scalars)
+    {
+        var squared = reconstruction.sub(x).pow(scalars.Two);
+        return scalars.Likelihood == VaeAnomalyLikelihood.Gaussian
+            ? squared
+            : squared.mul(scalars.StudentInverseScale).log1p().mul(scalars.StudentWeight);
     }
 
     /// <summary>

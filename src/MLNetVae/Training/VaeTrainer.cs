@@ -186,7 +186,7 @@ internal sealed class VaeTrainer
         double beta = KlWeight(epoch);
         bool warmingUp = epoch <= options.KlWarmupEpochs;
         // A warm-up epoch's smaller β gets Scalars of its own, held for the epoch (see TrainingScalars).
-        using var warmupScalars = warmingUp ? new TrainingScalars(beta, options.LogVarianceLimit) : null;
+        using var warmupScalars = warmingUp ? new TrainingScalars(beta, options.LogVarianceLimit, options.Likelihood) : null;
         var sums = TrainEpoch(epoch, run.EpochInputs, warmupScalars ?? run.Scalars, cancellation);
         double n = Math.Max(1, sums.Rows); // per row the loss was summed over (all training rows, or the kept ones)
 
@@ -251,7 +251,7 @@ internal sealed class VaeTrainer
             EvaluationBlocks = new RowBatchLoader(Math.Min(EvaluationBlockRows(d), Math.Max(trainRows, validationRows)), d, device);
             // Adam and the loss constants hold their TorchSharp Scalars for the whole run (see TrainingScalars for why).
             optimizer = new VaeAdam(Network.parameters(), options.LearningRate);
-            Scalars = new TrainingScalars(options.Beta, options.LogVarianceLimit);
+            Scalars = new TrainingScalars(options.Beta, options.LogVarianceLimit, options.Likelihood);
             noise = new Generator((ulong)seed, device);
             EpochInputs = new EpochInputs(Network, batches, rows, Random, optimizer, noise, Network.parameters().ToArray());
         }

@@ -54,14 +54,17 @@ public sealed class AnomalyPersistenceTests : IDisposable
     [InlineData(VaeAnomalyScoreKind.MonteCarloReconstructionError, "FeatureErrors", true)]
     [InlineData(VaeAnomalyScoreKind.MonteCarloReconstructionError, null, true)]
     [InlineData(VaeAnomalyScoreKind.ReconstructionError, "FeatureErrors", true)]
-    public void ASavedDetectorLoadsInAFreshContextAndScoresTheSame(VaeAnomalyScoreKind kind, string? perFeature, bool standardize)
+    [InlineData(VaeAnomalyScoreKind.NegativeElbo, "FeatureErrors", true, VaeAnomalyLikelihood.StudentT)]
+    public void ASavedDetectorLoadsInAFreshContextAndScoresTheSame(VaeAnomalyScoreKind kind, string? perFeature, bool standardize,
+        VaeAnomalyLikelihood likelihood = VaeAnomalyLikelihood.Gaussian)
     {
         var ml = new MLContext(seed: 1);
         var data = ml.Data.Cache(TestData.LoadLabelledCsv(ml, TestData.NewsEmbeddingsCsv));
         var options = Small(kind, perFeature);
         options.Standardize = standardize;
+        options.Likelihood = likelihood;
         using var detector = ml.AnomalyDetection.Trainers.VariationalAutoencoder(options).Fit(data);
-        string path = Path.Combine(folder, $"{kind}-{perFeature}-{standardize}.zip");
+        string path = Path.Combine(folder, $"{kind}-{perFeature}-{standardize}-{likelihood}.zip");
         ml.Model.Save(detector, data.Schema, path);
 
         var fresh = new MLContext(seed: 9);

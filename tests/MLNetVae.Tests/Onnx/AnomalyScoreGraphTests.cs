@@ -16,25 +16,29 @@ public sealed class AnomalyScoreGraphTests
 {
     private const int Rows = 40;
 
-    public static TheoryData<VaeAnomalyScoreKind, bool> Cases()
+    public static TheoryData<VaeAnomalyScoreKind, bool, VaeAnomalyLikelihood> Cases()
     {
-        var cases = new TheoryData<VaeAnomalyScoreKind, bool>();
+        var cases = new TheoryData<VaeAnomalyScoreKind, bool, VaeAnomalyLikelihood>();
         foreach (var kind in Enum.GetValues<VaeAnomalyScoreKind>())
         {
-            cases.Add(kind, true);
-            cases.Add(kind, false);
+            cases.Add(kind, true, VaeAnomalyLikelihood.Gaussian);
+            cases.Add(kind, false, VaeAnomalyLikelihood.Gaussian);
         }
+        // The likelihood changes only the negative ELBO's reconstruction term.
+        cases.Add(VaeAnomalyScoreKind.NegativeElbo, true, VaeAnomalyLikelihood.StudentT);
+        cases.Add(VaeAnomalyScoreKind.NegativeElbo, false, VaeAnomalyLikelihood.StudentT);
         return cases;
     }
 
-    private static AnomalyScoreDefinition Definition(VaeAnomalyScoreKind kind) => new(kind, Samples: 6, Seed: 11, Beta: 0.7, LogVarianceLimit: 20f);
+    private static AnomalyScoreDefinition Definition(VaeAnomalyScoreKind kind, VaeAnomalyLikelihood likelihood) =>
+        new(kind, Samples: 6, Seed: 11, Beta: 0.7, LogVarianceLimit: 20f, Likelihood: likelihood);
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void BatchAndRowGraphsAreTheSameNodesAndGiveTheSameScores(VaeAnomalyScoreKind kind, bool standardized)
+    public void BatchAndRowGraphsAreTheSameNodesAndGiveTheSameScores(VaeAnomalyScoreKind kind, bool standardized, VaeAnomalyLikelihood likelihood)
     {
         var weights = OnnxTestModels.RandomWeights(seed: 5, standardized);
-        var definition = Definition(kind);
+        var definition = Definition(kind, likelihood);
         var x = OnnxTestModels.RandomFeatures(weights, Rows, seed: 9);
 
         var batchModel = global::Onnx.ModelProto.Parser.ParseFrom(AnomalyScoreGraph.ExportBatchGraph(weights, definition, withScore: true, withPerFeatureError: true));
@@ -61,10 +65,10 @@ public sealed class AnomalyScoreGraphTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void EachScoreIsItsDefinition(VaeAnomalyScoreKind kind, bool standardized)
+    public void EachScoreIsItsDefinition(VaeAnomalyScoreKind kind, bool standardized, VaeAnomalyLikelihood likelihood)
     {
         var weights = OnnxTestModels.RandomWeights(seed: 6, standardized);
-        var definition = Definition(kind);
+        var definition = Definition(kind, likelihood);
         var x = OnnxTestModels.RandomFeatures(weights, Rows, seed: 10);
         var noise = definition.NoiseTable(weights.LatentDim);
 
@@ -103,7 +107,7 @@ public sealed class AnomalyScoreGraphTests
             var z = mu.Select((m, k) => m + Math.Exp(0.5 * clamped[k]) * noise[s * w.LatentDim + k]).ToArray();
             var decoded = ReferenceVae.Decode(w, z);
             sum += d.Kind == VaeAnomalyScoreKind.NegativeElbo
-                ? MeanSquare(x, decoded, w.Standardization?.Scale) * x.Length // a sum, in the training scale
+                ? ElboReconstruction(x, decoded, w.Standardization?.Scale, d.Likelihood) // a sum, in the training scale
                 : MeanSquare(x, decoded, null);
         }
         double score = sum / d.Samples;
@@ -111,6 +115,11 @@ public sealed class AnomalyScoreGraphTests
             score += d.Beta * -0.5 * mu.Select((m, k) => 1 + clamped[k] - m * m - Math.Exp(clamped[k])).Sum();
         return score;
     }
+
+    /// <summary>Σ over features of r² (Gaussian) or 1.5 · ln(1 + 2r²/3) (Student-t, ν = 2), r = (x − y) / scale.</summary>
+    private static double ElboReconstruction(float[] x, double[] y, float[]? scale, VaeAnomalyLikelihood likelihood) =>
+        x.Select((v, j) => Math.Pow((v - y[j]) / (scale?[j] ?? 1), 2))
+            .Sum(r2 => likelihood == VaeAnomalyLikelihood.Gaussian ? r2 : 1.5 * Math.Log(1 + 2 * r2 / 3));
 
     private static double MeanSquare(float[] x, double[] y, float[]? scale) =>
         x.Select((v, j) => Math.Pow((v - y[j]) / (scale?[j] ?? 1), 2)).Average();
