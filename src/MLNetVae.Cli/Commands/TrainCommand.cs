@@ -42,7 +42,8 @@ internal static class TrainCommand
         double ValidationFraction, int Patience, bool Standardize, int Seed, int Threads,
         VaeAnomalyScoreKind ScoreKind, int Samples,
         double Contamination, double CalibrationFraction, string LabelColumn, bool LabelColumnGiven, IReadOnlyList<string>? InputColumns,
-        long? MaxInMemoryMiB = null, VaeScoringPrecision ScoringPrecision = VaeScoringPrecision.Float32);
+        long? MaxInMemoryMiB = null, VaeScoringPrecision ScoringPrecision = VaeScoringPrecision.Float32,
+        VaeAnomalyLikelihood Likelihood = VaeAnomalyOptions.Defaults.Likelihood);
 
     /// <summary>The detector's options: one flag, one setting.</summary>
     internal static VaeAnomalyOptions DetectorOptionsFor(Settings settings) => new()
@@ -60,6 +61,7 @@ internal static class TrainCommand
         Seed = settings.Seed,
         NumberOfThreads = settings.Threads,
         ScoreKind = settings.ScoreKind,
+        Likelihood = settings.Likelihood,
         MonteCarloSamples = settings.Samples,
         Contamination = settings.Contamination,
         CalibrationFraction = settings.CalibrationFraction,
@@ -102,6 +104,12 @@ internal static class TrainCommand
         {
             Description = "The anomaly score: NegativeElbo (the training loss of the row), MonteCarloReconstructionError or ReconstructionError.",
             DefaultValueFactory = _ => VaeAnomalyOptions.Defaults.ScoreKind,
+        };
+        var likelihood = new Option<VaeAnomalyLikelihood>("--likelihood")
+        {
+            Description = "Per-feature term of the loss and the negative-ELBO score: Gaussian (squared error) or StudentT (ν = 2: " +
+                          "logarithmic beyond a few standard deviations, for anomalies that stand out on a few features).",
+            DefaultValueFactory = _ => VaeAnomalyOptions.Defaults.Likelihood,
         };
         var samples = new Option<int>("--samples")
         {
@@ -149,7 +157,7 @@ internal static class TrainCommand
             "Train the VAE anomaly detector on a data file (unsupervised), set its threshold on rows held out from training, and write the model, ONNX encoder/decoder, a report and the loss plot.")
         {
             data, output, overwrite, hidden, latent, epochs, batchSize, learningRate, beta, validation, patience, noStandardize,
-            seed, threads, score, samples, contamination, calibration, labelColumn, inputColumns, maxInMemory, precision,
+            seed, threads, score, likelihood, samples, contamination, calibration, labelColumn, inputColumns, maxInMemory, precision,
         };
         command.SetAction(parseResult => CommandExecution.Run(context, parseResult.GetValue(CliApp.Verbose), cancellationToken =>
             Execute(context, new Settings(
@@ -159,7 +167,8 @@ internal static class TrainCommand
                 !parseResult.GetValue(noStandardize), parseResult.GetValue(seed), parseResult.GetValue(threads),
                 parseResult.GetValue(score), parseResult.GetValue(samples),
                 parseResult.GetValue(contamination), parseResult.GetValue(calibration), parseResult.GetValue(labelColumn)!, parseResult.WasGiven(labelColumn),
-                CommonOptions.Names(parseResult.GetValue(inputColumns)), parseResult.GetValue(maxInMemory), parseResult.GetValue(precision)), cancellationToken)));
+                CommonOptions.Names(parseResult.GetValue(inputColumns)), parseResult.GetValue(maxInMemory), parseResult.GetValue(precision),
+                parseResult.GetValue(likelihood)), cancellationToken)));
         return command;
     }
 
@@ -184,7 +193,7 @@ internal static class TrainCommand
         int hiddenDim = options.HiddenDim ?? VaeAnomalyOptions.Defaults.HiddenDimFor(data.FeatureCount, expectedTrainingRows);
         int latentDim = options.LatentDim ?? VaeAnomalyOptions.Defaults.LatentDimFor(data.FeatureCount, expectedTrainingRows);
         console.MarkupLineInterpolated(
-            $"[bold]Detector[/] VAE {data.FeatureCount} → {hiddenDim} → {hiddenDim} → {latentDim}{(options.HiddenDim is null || options.LatentDim is null ? SizesNote(options.CalibrationFraction, expectedTrainingRows) : "")}, score {options.ScoreKind}{(options.ScoreKind == VaeAnomalyScoreKind.ReconstructionError ? "" : $" ({options.MonteCarloSamples} draws)")}, batch {options.BatchSize}, lr {Invariant(options.LearningRate)}, β {Invariant(options.Beta)}, {Format.Percent(options.ValidationFraction)} held out for validation, {(options.Standardize ? "standardized" : "not standardized")}, seed {settings.Seed}, {settings.Threads} thread{(settings.Threads == 1 ? "" : "s")}{(options.ScoringPrecision == VaeScoringPrecision.Int8 ? ", int8 scoring" : "")}");
+            $"[bold]Detector[/] VAE {data.FeatureCount} → {hiddenDim} → {hiddenDim} → {latentDim}{(options.HiddenDim is null || options.LatentDim is null ? SizesNote(options.CalibrationFraction, expectedTrainingRows) : "")}, score {options.ScoreKind}{(options.ScoreKind == VaeAnomalyScoreKind.ReconstructionError ? "" : $" ({options.MonteCarloSamples} draws)")}{(options.Likelihood == VaeAnomalyLikelihood.Gaussian ? "" : $", {options.Likelihood} likelihood")}, batch {options.BatchSize}, lr {Invariant(options.LearningRate)}, β {Invariant(options.Beta)}, {Format.Percent(options.ValidationFraction)} held out for validation, {(options.Standardize ? "standardized" : "not standardized")}, seed {settings.Seed}, {settings.Threads} thread{(settings.Threads == 1 ? "" : "s")}{(options.ScoringPrecision == VaeScoringPrecision.Int8 ? ", int8 scoring" : "")}");
         if (options.CalibrationFraction > 0)
             console.MarkupLineInterpolated(
                 $"[bold]Split[/] about {Format.Percent(options.CalibrationFraction)} of the rows held out from training to set the threshold on (--calibration-fraction {Invariant(options.CalibrationFraction)})");

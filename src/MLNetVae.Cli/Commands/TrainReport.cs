@@ -40,7 +40,8 @@ internal sealed record TrainReport(
     /// <param name="Score">The score kind (<see cref="VaeAnomalyScoreKind"/>).</param>
     /// <param name="Samples">Draws per row for the sampling scores.</param>
     /// <param name="Beta">Weight of the KL term (also in the negative-ELBO score).</param>
-    internal sealed record DetectorInfo(string Score, int Samples, double Beta);
+    /// <param name="Likelihood">The per-feature term of the loss and the negative-ELBO score (<see cref="VaeAnomalyLikelihood"/>).</param>
+    internal sealed record DetectorInfo(string Score, int Samples, double Beta, string Likelihood);
 
     internal sealed record FilesInfo(string Model, string Encoder, string Decoder, string LossPlot, string ModelColumns);
 
@@ -56,7 +57,7 @@ internal sealed record TrainReport(
             new DataInfo(dataPath, data.RowCount, data.FeatureCount, Names(data.FeatureColumns), data.LabelColumn,
                 data.Labels is null ? null : data.AnomalyCount),
             VaeSettings.From(vaeOptions),
-            new DetectorInfo(options.ScoreKind.ToString(), options.MonteCarloSamples, options.Beta),
+            new DetectorInfo(options.ScoreKind.ToString(), options.MonteCarloSamples, options.Beta, options.Likelihood.ToString()),
             settings.Threads,
             TrainingInfo.From(detector.Vae.TrainingReport!),
             cancelled,

@@ -46,7 +46,9 @@ internal sealed class LoadedModel(string path, ITransformer pipeline, DataViewSc
     public string ScoreDescription => Detector is { } d
         ? d.ScoreKind switch
         {
-            VaeAnomalyScoreKind.NegativeElbo => "negative ELBO (reconstruction + β·KL, training scale)",
+            VaeAnomalyScoreKind.NegativeElbo => d.Options.Likelihood == VaeAnomalyLikelihood.StudentT
+                ? "negative ELBO (Student-t reconstruction + β·KL, training scale)"
+                : "negative ELBO (reconstruction + β·KL, training scale)",
             VaeAnomalyScoreKind.MonteCarloReconstructionError => "Monte Carlo reconstruction error (mean squared error per feature)",
             _ => "reconstruction error (mean squared error per feature)",
         }

@@ -370,6 +370,34 @@ public sealed class CliCommandTests(TrainedCliModel trained) : IClassFixture<Tra
     }
 
     [Fact]
+    public void AStudentTCliModelIsTheLibrarysStudentTDetector()
+    {
+        string folder = Temp("student");
+        var train = CliProcess.Run("train", "--data", trained.DataPath, "--output", folder,
+            "--hidden", "16", "--latent", "2", "--epochs", "5", "--batch-size", "32", "--seed", "3", "--likelihood", "StudentT");
+        Assert.True(train.ExitCode == 0, train.ToString());
+        Assert.Contains("StudentT likelihood", train.Out);
+        using (var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "report.json"))))
+            Assert.Equal("StudentT", report.RootElement.GetProperty("detector").GetProperty("likelihood").GetString());
+
+        var ml = new MLContext(seed: 1);
+        var chain = Assert.IsType<TransformerChain<ITransformer>>(ml.Model.LoadWithFastVae(Path.Combine(folder, "model.zip"), out _));
+        using var detector = Assert.IsType<VaeAnomalyTransformer>(chain.LastTransformer);
+        Assert.Equal(VaeAnomalyLikelihood.StudentT, detector.Options.Likelihood);
+        var run = CliProcess.Run("score", "-m", Path.Combine(folder, "model.zip"), "-d", trained.DataPath, "-o", Temp("student-scores.csv"));
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var columns = TrainedCliModel.Header.Select((name, i) => new TextLoader.Column(name, DataKind.Single, i)).ToArray();
+        var data = ml.Data.LoadFromTextFile(trained.DataPath, columns, separatorChar: ',', hasHeader: true);
+        var expected = TestSupport.TestData.ReadScalars(chain.Transform(data), "Score");
+        var written = File.ReadLines(Temp("student-scores.csv")).Skip(1).Select(l => float.Parse(l.Split(',')[1 + 2], CultureInfo.InvariantCulture)).ToArray();
+        Assert.Equal(expected.Length, written.Length);
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(Math.Abs(expected[i] - written[i]) <= 1e-5 * Math.Max(1, Math.Abs(expected[i])), $"row {i}: {written[i]} vs {expected[i]}");
+
+        AssertUsageError(CliProcess.Run("train", "-d", trained.DataPath, "-o", Temp("student-bad"), "--likelihood", "Cauchy"), "--likelihood");
+    }
+
+    [Fact]
     public void ALibraryModelWithAVectorInputColumnScoresACsvInTheCli()
     {
         // The usual library pipeline: a TextLoader range makes one vector column, the detector reads it.
