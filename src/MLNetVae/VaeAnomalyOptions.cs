@@ -189,7 +189,8 @@ public sealed class VaeAnomalyOptions : VaeTrainingOptions
     /// <summary>
     /// The per-feature term of the training loss, the validation loss and the <see cref="VaeAnomalyScoreKind.NegativeElbo"/>
     /// score; see <see cref="VaeAnomalyLikelihood"/>. Default <see cref="VaeAnomalyLikelihood.Gaussian"/>. The
-    /// reconstruction-error scores stay mean squared errors (of a model trained with this likelihood).
+    /// reconstruction-error scores stay mean squared errors (of a model trained with this likelihood); the training
+    /// report's losses are in the likelihood's units.
     /// </summary>
     public VaeAnomalyLikelihood Likelihood { get; set; } = Defaults.Likelihood;
 

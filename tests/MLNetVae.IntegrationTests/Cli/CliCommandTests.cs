@@ -344,39 +344,52 @@ public sealed class CliCommandTests(TrainedCliModel trained) : IClassFixture<Tra
     [Fact]
     public void AnInt8CliModelLoadsAsInt8AndTheCliScoresAsTheLibrary()
     {
-        string folder = Temp("int8");
-        var train = CliProcess.Run("train", "--data", trained.DataPath, "--output", folder,
-            "--hidden", "16", "--latent", "2", "--epochs", "5", "--batch-size", "32", "--seed", "3", "--precision", "int8");
-        Assert.True(train.ExitCode == 0, train.ToString());
-        Assert.Contains("int8 scoring", train.Out);
+        string folder = TrainSmallModel("int8", "int8 scoring", "--precision", "int8");
 
         var ml = new MLContext(seed: 1);
         var chain = Assert.IsType<TransformerChain<ITransformer>>(ml.Model.LoadWithFastVae(Path.Combine(folder, "model.zip"), out _));
         using var detector = Assert.IsType<VaeAnomalyTransformer>(chain.LastTransformer);
         Assert.Equal(VaeScoringPrecision.Int8, detector.ScoringPrecision);
 
-        var run = CliProcess.Run("score", "-m", Path.Combine(folder, "model.zip"), "-d", trained.DataPath, "-o", Temp("int8-scores.csv"));
-        Assert.True(run.ExitCode == 0, run.ToString());
-        var columns = TrainedCliModel.Header.Select((name, i) => new TextLoader.Column(name, DataKind.Single, i)).ToArray();
-        var data = ml.Data.LoadFromTextFile(trained.DataPath, columns, separatorChar: ',', hasHeader: true);
-        var expected = TestSupport.TestData.ReadScalars(chain.Transform(data), "Score");
-        var written = File.ReadLines(Temp("int8-scores.csv")).Skip(1).Select(l => float.Parse(l.Split(',')[1 + 2], CultureInfo.InvariantCulture)).ToArray();
-        Assert.Equal(expected.Length, written.Length);
-        for (int i = 0; i < expected.Length; i++)
-            Assert.True(Math.Abs(expected[i] - written[i]) <= 1e-5 * Math.Max(1, Math.Abs(expected[i])), $"row {i}: {written[i]} vs {expected[i]}");
+        var (data, expected) = AssertTheCliScoresAsTheChain(ml, chain, Path.Combine(folder, "model.zip"), "int8-scores.csv");
         // And the same model at float32 scores differently: the CLI really scored in int8.
         using var float32 = detector.WithScoringPrecision(VaeScoringPrecision.Float32);
         Assert.NotEqual(expected, TestSupport.TestData.ReadScalars(float32.Transform(chain.Take(chain.Count() - 1).Aggregate(data, (v, t) => t.Transform(v))), "Score"));
     }
 
+    /// <summary>CLI <c>train</c> of a small model on the trained CSV with <paramref name="flags"/>; its output names them (<paramref name="shown"/>).</summary>
+    private string TrainSmallModel(string name, string shown, params string[] flags)
+    {
+        string folder = Temp(name);
+        var train = CliProcess.Run(["train", "--data", trained.DataPath, "--output", folder,
+            "--hidden", "16", "--latent", "2", "--epochs", "5", "--batch-size", "32", "--seed", "3", .. flags]);
+        Assert.True(train.ExitCode == 0, train.ToString());
+        Assert.Contains(shown, train.Out);
+        return folder;
+    }
+
+    /// <summary>
+    /// CLI <c>score</c> of the trained CSV with <paramref name="modelPath"/> writes, to float32 rounding, the scores the
+    /// library's <paramref name="chain"/> (the same file, loaded) gives; returns the data and those scores.
+    /// </summary>
+    private (IDataView Data, float[] Scores) AssertTheCliScoresAsTheChain(MLContext ml, TransformerChain<ITransformer> chain, string modelPath, string outputName)
+    {
+        var run = CliProcess.Run("score", "-m", modelPath, "-d", trained.DataPath, "-o", Temp(outputName));
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var columns = TrainedCliModel.Header.Select((name, i) => new TextLoader.Column(name, DataKind.Single, i)).ToArray();
+        var data = ml.Data.LoadFromTextFile(trained.DataPath, columns, separatorChar: ',', hasHeader: true);
+        var expected = TestSupport.TestData.ReadScalars(chain.Transform(data), "Score");
+        var written = File.ReadLines(Temp(outputName)).Skip(1).Select(l => float.Parse(l.Split(',')[1 + 2], CultureInfo.InvariantCulture)).ToArray();
+        Assert.Equal(expected.Length, written.Length);
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(Math.Abs(expected[i] - written[i]) <= 1e-5 * Math.Max(1, Math.Abs(expected[i])), $"row {i}: {written[i]} vs {expected[i]}");
+        return (data, expected);
+    }
+
     [Fact]
     public void AStudentTCliModelIsTheLibrarysStudentTDetector()
     {
-        string folder = Temp("student");
-        var train = CliProcess.Run("train", "--data", trained.DataPath, "--output", folder,
-            "--hidden", "16", "--latent", "2", "--epochs", "5", "--batch-size", "32", "--seed", "3", "--likelihood", "StudentT");
-        Assert.True(train.ExitCode == 0, train.ToString());
-        Assert.Contains("StudentT likelihood", train.Out);
+        string folder = TrainSmallModel("student", "StudentT likelihood", "--likelihood", "StudentT");
         using (var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "report.json"))))
             Assert.Equal("StudentT", report.RootElement.GetProperty("detector").GetProperty("likelihood").GetString());
 
@@ -384,15 +397,7 @@ public sealed class CliCommandTests(TrainedCliModel trained) : IClassFixture<Tra
         var chain = Assert.IsType<TransformerChain<ITransformer>>(ml.Model.LoadWithFastVae(Path.Combine(folder, "model.zip"), out _));
         using var detector = Assert.IsType<VaeAnomalyTransformer>(chain.LastTransformer);
         Assert.Equal(VaeAnomalyLikelihood.StudentT, detector.Options.Likelihood);
-        var run = CliProcess.Run("score", "-m", Path.Combine(folder, "model.zip"), "-d", trained.DataPath, "-o", Temp("student-scores.csv"));
-        Assert.True(run.ExitCode == 0, run.ToString());
-        var columns = TrainedCliModel.Header.Select((name, i) => new TextLoader.Column(name, DataKind.Single, i)).ToArray();
-        var data = ml.Data.LoadFromTextFile(trained.DataPath, columns, separatorChar: ',', hasHeader: true);
-        var expected = TestSupport.TestData.ReadScalars(chain.Transform(data), "Score");
-        var written = File.ReadLines(Temp("student-scores.csv")).Skip(1).Select(l => float.Parse(l.Split(',')[1 + 2], CultureInfo.InvariantCulture)).ToArray();
-        Assert.Equal(expected.Length, written.Length);
-        for (int i = 0; i < expected.Length; i++)
-            Assert.True(Math.Abs(expected[i] - written[i]) <= 1e-5 * Math.Max(1, Math.Abs(expected[i])), $"row {i}: {written[i]} vs {expected[i]}");
+        AssertTheCliScoresAsTheChain(ml, chain, Path.Combine(folder, "model.zip"), "student-scores.csv");
 
         AssertUsageError(CliProcess.Run("train", "-d", trained.DataPath, "-o", Temp("student-bad"), "--likelihood", "Cauchy"), "--likelihood");
     }
