@@ -79,8 +79,13 @@ public static class VaeModelOperations
         ITransformer loaded;
         try
         {
-            using var stream = file.OpenStream();
-            loaded = catalog.Load(stream, out inputSchema);
+            DataViewSchema? schema = null;
+            loaded = RetryingOrtFormatNameClash(() =>
+            {
+                using var stream = file.OpenStream();
+                return catalog.Load(stream, out schema);
+            });
+            inputSchema = schema!;
         }
         catch (Exception e) when (e is not (OutOfMemoryException or OperationCanceledException))
         {
@@ -141,6 +146,31 @@ public static class VaeModelOperations
             throw new IOException($"'{path}' already exists. Pass overwrite: true to replace it, or choose another path.");
         SafeFile.Write(path, stream => catalog.Save(model, inputSchema, stream), overwrite);
     }
+
+    /// <summary>
+    /// Runs <paramref name="load"/> again (up to <paramref name="attempts"/> times in all) when it fails only because of
+    /// an ML.NET temporary-file name: ML.NET's ONNX transformer writes each graph it loads to a file named by
+    /// <see cref="Path.GetRandomFileName"/>, and when that name ends in ".ort" (one load in 32,768 per ONNX stage) ONNX
+    /// Runtime reads the file as an ORT-format model and fails with "ORT model verification failed"
+    /// (dotnet/machinelearning#7339). Another attempt draws other names; any other error is thrown at once.
+    /// </summary>
+    internal static T RetryingOrtFormatNameClash<T>(Func<T> load, int attempts = 3)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return load();
+            }
+            catch (Exception e) when (attempt < attempts && IsOrtFormatNameClash(e))
+            {
+            }
+        }
+    }
+
+    /// <summary>Whether <paramref name="e"/> is ONNX Runtime refusing a graph as an ORT-format model (see <see cref="RetryingOrtFormatNameClash"/>).</summary>
+    internal static bool IsOrtFormatNameClash(Exception e) =>
+        e.GetBaseException().Message.Contains("ORT model verification failed", StringComparison.Ordinal);
 
     /// <summary>
     /// Lets ML.NET find MLNetVae's model components when it loads a file. <see cref="LoadWithFastVae"/> calls it; call
