@@ -196,16 +196,14 @@ internal static class AnomalyScoreGraph
     }
 
     /// <summary>
-    /// The Student-t term of each squared error, (ν + 1)/2 · ln(1 + r² · 2/(ν + 1)), as training computes it
-    /// (<c>Training.VaeLoss.ReconstructionTerms</c>). ONNX has no Log1p; ln(1 + u) loses only u's digits below float32's
+    /// The Student-t term of each squared error (<see cref="StudentTTerm"/>), as training computes it. ONNX has no Log1p; ln(1 + u) loses only u's digits below float32's
     /// epsilon next to 1, which changes no ranking. An overflowing r² (+∞) stays +∞, and the overflow rule flags the row.
     /// </summary>
     private static string AddStudentTerms(OnnxGraphBuilder g, string squared)
     {
-        double nu = Training.TrainingScalars.StudentDegreesOfFreedom;
-        string inverseScale = g.AddFloatInitializer("anomaly.student.inverse_scale", [(float)(2 / (nu + 1))]);
+        string inverseScale = g.AddFloatInitializer("anomaly.student.inverse_scale", [(float)StudentTTerm.InverseScale]);
         string one = g.AddFloatInitializer("anomaly.student.one", [1f]);
-        string weight = g.AddFloatInitializer("anomaly.student.weight", [(float)((nu + 1) / 2)]);
+        string weight = g.AddFloatInitializer("anomaly.student.weight", [(float)StudentTTerm.Weight]);
         string scaled = g.AddNode("Mul", "anomaly.student.scale", [squared, inverseScale], "anomaly.student.scaled");
         string shifted = g.AddNode("Add", "anomaly.student.add_one", [scaled, one], "anomaly.student.shifted");
         string logarithm = g.AddNode("Log", "anomaly.student.log", [shifted], "anomaly.student.log");

@@ -1,3 +1,4 @@
+using MLNetVae.Model;
 using TorchSharp;
 
 namespace MLNetVae.Training;
@@ -27,20 +28,17 @@ internal sealed class TrainingScalars : IDisposable
         MinusHalf = (-0.5).ToScalar();
         Beta = beta.ToScalar();
         LogVarLimit = double.IsPositiveInfinity(logVarLimit) ? null : logVarLimit.ToScalar();
-        StudentInverseScale = (2.0 / (StudentDegreesOfFreedom + 1)).ToScalar();
-        StudentWeight = ((StudentDegreesOfFreedom + 1) / 2.0).ToScalar();
+        StudentInverseScale = StudentTTerm.InverseScale.ToScalar();
+        StudentWeight = StudentTTerm.Weight.ToScalar();
     }
-
-    /// <summary>ν of <see cref="VaeAnomalyLikelihood.StudentT"/>.</summary>
-    public const double StudentDegreesOfFreedom = 2;
 
     /// <summary>The per-feature term of the loss.</summary>
     public VaeAnomalyLikelihood Likelihood { get; }
 
-    /// <summary>2 / (ν + 1): the Student-t term is (ν + 1)/2 · ln(1 + r² · 2/(ν + 1)), r² at the centre.</summary>
+    /// <summary><see cref="StudentTTerm.InverseScale"/>.</summary>
     public Scalar StudentInverseScale { get; }
 
-    /// <summary>(ν + 1) / 2.</summary>
+    /// <summary><see cref="StudentTTerm.Weight"/>.</summary>
     public Scalar StudentWeight { get; }
 
     public Scalar One { get; }

@@ -73,8 +73,8 @@ internal static class VaeLoss
     }
 
     /// <summary>
-    /// The reconstruction term per row and feature: r² (Gaussian), or (ν + 1)/2 · ln(1 + r² · 2/(ν + 1)) (Student-t,
-    /// equal to r² to first order and logarithmic in the tails). Both rise with |r|, so a worse fit never scores lower.
+    /// The reconstruction term per row and feature: r² (Gaussian), or <see cref="Model.StudentTTerm"/> of it (equal to r²
+    /// to first order and logarithmic in the tails). Both rise with |r|, so a worse fit never scores lower.
     /// </summary>
     internal static Tensor ReconstructionTerms(Tensor reconstruction, Tensor x, TrainingScalars scalars)
     {
