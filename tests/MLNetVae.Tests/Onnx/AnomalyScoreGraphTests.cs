@@ -118,11 +118,12 @@ public sealed class AnomalyScoreGraphTests
 
     /// <summary>Σ over features of r² (Gaussian) or 1.5 · ln(1 + 2r²/3) (Student-t, ν = 2), r = (x − y) / scale.</summary>
     private static double ElboReconstruction(float[] x, double[] y, float[]? scale, VaeAnomalyLikelihood likelihood) =>
-        x.Select((v, j) => Math.Pow((v - y[j]) / (scale?[j] ?? 1), 2))
-            .Sum(r2 => likelihood == VaeAnomalyLikelihood.Gaussian ? r2 : 1.5 * Math.Log(1 + 2 * r2 / 3));
+        SquaredResiduals(x, y, scale).Sum(r2 => likelihood == VaeAnomalyLikelihood.Gaussian ? r2 : 1.5 * Math.Log(1 + 2 * r2 / 3));
 
-    private static double MeanSquare(float[] x, double[] y, float[]? scale) =>
-        x.Select((v, j) => Math.Pow((v - y[j]) / (scale?[j] ?? 1), 2)).Average();
+    private static double MeanSquare(float[] x, double[] y, float[]? scale) => SquaredResiduals(x, y, scale).Average();
+
+    private static IEnumerable<double> SquaredResiduals(float[] x, double[] y, float[]? scale) =>
+        x.Select((v, j) => Math.Pow((v - y[j]) / (scale?[j] ?? 1), 2));
 
     private static (float[] Scores, float[,] Errors) RunBatch(byte[] graph, float[,] x)
     {
